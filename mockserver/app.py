@@ -1,0 +1,108 @@
+"""The app factory: configuration, stores, blueprints, and the one place errors become JSON."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, abort, g, jsonify, request, send_from_directory
+from werkzeug.exceptions import HTTPException
+
+from mockserver import backend as backend_module
+from mockserver.admin import routes as admin_routes
+from mockserver.errors import ApiError
+from mockserver.journal import JournalEntry
+from mockserver.kosmos import errors as kosmos_errors
+from mockserver.kosmos import routes as kosmos_routes
+from mockserver.settings import Settings
+from mockserver.spec import SPEC_DIR
+
+__all__ = ["api_of", "create_app"]
+
+log = logging.getLogger("eventdouble")
+SPECS = ("kosmos-events", "admin")
+
+
+def api_of(path: str) -> str | None:
+    """Which API a path belongs to, for its error format and the journal."""
+    if path.startswith(("/events/", "/reports/")) or path in ("/events", "/reports"):
+        return "kosmos"
+    if path.startswith("/__admin"):
+        return "admin"
+    return None
+
+
+def _render(status: int, message: str, code: str | None = None) -> Response:
+    """The error body in the format of the API the request was for."""
+    g.refusal = g.get("refusal") or message
+    if api_of(request.path) == "kosmos":
+        body: dict[str, Any] = kosmos_errors.render(status, message)
+    else:
+        body = {"error": code or HTTPStatus(status).phrase.lower().replace(" ", "_"), "message": message}
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _handle_api_error(exc: ApiError) -> Response:
+    g.refusal = getattr(exc, "why", None) or exc.message
+    return _render(exc.status, exc.message, exc.code if type(exc).code != ApiError.code else None)
+
+
+def _handle_http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    message = {
+        404: f"no route for {request.method} {request.path}",
+        405: f"{request.method} is not allowed on {request.path}",
+    }.get(status, exc.description or HTTPStatus(status).phrase)
+    return _render(status, message)
+
+
+def _handle_unexpected(exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return _render(500, "internal error in the mock; see its log")
+
+
+def _journal(response: Response) -> Response:
+    backend = backend_module.current_backend()
+    backend.journal.record(
+        JournalEntry(
+            time=datetime.fromtimestamp(backend.clock(), UTC).isoformat(timespec="milliseconds"),
+            method=request.method,
+            path=request.path,
+            status=response.status_code,
+            api=api_of(request.path) or ("tenduke" if request.path.startswith(("/put", "/get")) else None),
+            reason=g.get("refusal") if response.status_code >= 400 else None,
+        )
+    )
+    return response
+
+
+def _serve_spec(name: str) -> Response:
+    if name.removesuffix(".yaml") not in SPECS:
+        abort(404)
+    return send_from_directory(SPEC_DIR, name, mimetype="application/yaml")
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build a mock app: defaults, then ``EVENTDOUBLE_*`` environment variables, then ``config``."""
+    app = Flask("mockserver")
+    app.config.from_mapping(Settings().as_mapping())
+    app.config.from_prefixed_env("EVENTDOUBLE")
+    if config:
+        app.config.from_mapping(config)
+    backend_module.init_app(app)
+
+    app.register_blueprint(kosmos_routes.create_blueprint())
+    if app.config["ADMIN_ENABLED"]:
+        app.register_blueprint(admin_routes.create_blueprint())
+    app.add_url_rule("/openapi/<name>", "spec", _serve_spec)
+
+    app.register_error_handler(ApiError, _handle_api_error)
+    app.register_error_handler(HTTPException, _handle_http_error)
+    app.register_error_handler(Exception, _handle_unexpected)
+    app.after_request(_journal)
+    return app

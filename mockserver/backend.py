@@ -1,0 +1,57 @@
+"""The state of one mock: the database, the per-API stores and the journal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from mockserver.db import Database
+from mockserver.journal import Journal
+from mockserver.kosmos.store import KosmosStore
+
+__all__ = ["Backend", "current_backend", "init_app"]
+
+EXTENSION = "eventdouble"
+
+
+@dataclass
+class Backend:
+    """Owns every store; usable without Flask (in-process, scripts, tests)."""
+
+    db: Database
+    kosmos: KosmosStore
+    journal: Journal
+    clock: Callable[[], float]
+
+    @classmethod
+    def open(
+        cls, path: str, clock: Callable[[], float], journal_size: int = 1000, synchronous: str = "NORMAL"
+    ) -> Backend:
+        """Open (or create) the database at ``path`` and the stores on it."""
+        db = Database(path, synchronous)
+        return cls(db=db, kosmos=KosmosStore(db, clock), journal=Journal(journal_size), clock=clock)
+
+    def reset(self, everything: bool = False) -> None:
+        """Forget events, the journal and request ids; with ``everything``, credentials and keys too."""
+        self.kosmos.reset(everything)
+        self.journal.clear()
+
+
+def init_app(app: Flask) -> Backend:
+    """Attach a backend built from ``app.config`` to ``app``."""
+    backend = Backend.open(
+        app.config["DATABASE"],
+        app.config["CLOCK"],
+        int(app.config["JOURNAL_SIZE"]),
+        str(app.config["SQLITE_SYNCHRONOUS"]),
+    )
+    app.extensions[EXTENSION] = backend
+    return backend
+
+
+def current_backend() -> Backend:
+    """The backend of the app handling the current request."""
+    backend: Backend = current_app.extensions[EXTENSION]
+    return backend

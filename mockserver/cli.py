@@ -1,0 +1,110 @@
+"""The ``eventdouble`` command: serve the mock, make keys."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from eventclient import kosmos_crypto
+
+__all__ = ["main"]
+
+DESCRIPTION = """\
+eventdouble: a mock server with real crypto for the 1Kosmos Events API (ECDH/AES-GCM headers),
+plus a conformance kit. Run `eventdouble COMMAND --help` for the options of a command."""
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from werkzeug.serving import make_server
+
+    from mockserver import create_app
+    from mockserver.backend import current_backend
+    from mockserver.seed import SeedError, apply_seed, load_seed
+
+    try:
+        seed = load_seed(args.seed) if args.seed else None
+    except SeedError as exc:
+        print(f"eventdouble: {exc}", file=sys.stderr)
+        return 2
+    try:
+        app = create_app({"DATABASE": args.db, "ADMIN_ENABLED": not args.no_admin})
+    except Exception as exc:  # noqa: BLE001 - a bad --db path or a corrupt file: say it, no traceback
+        print(f"eventdouble: cannot open database {args.db}: {exc}", file=sys.stderr)
+        return 2
+    with app.app_context():
+        backend = current_backend()
+        for line in apply_seed(backend, seed) if seed else []:
+            print(f"seed: {line}")
+        if not backend.kosmos.licenses():
+            record = backend.kosmos.create_license({"authLevel": "system", "tag": "development license"})
+            assert record is not None
+            print(f"created a system-level development license: {record.license_key}")
+        public_key = backend.kosmos.primary_key().public_key
+    try:
+        server = make_server(args.host, args.port, app, threaded=True)
+    except OSError as exc:
+        print(f"eventdouble: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    base = f"http://{args.host}:{server.server_port}"
+    print(f"eventdouble mock serving on {base} (database: {args.db})")
+    print(f"  1Kosmos Events API   {base}/events   (service public key {public_key})")
+    print(f"  1Kosmos event query  {base}/reports")
+    if not args.no_admin:
+        print(f"  admin API            {base}/__admin   (licenses: {base}/__admin/licenses)")
+    print(f"  OpenAPI specs        {base}/openapi/kosmos-events.yaml")
+    print("Press Ctrl+C to stop.", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped")
+    finally:
+        server.server_close()
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    pair = kosmos_crypto.generate_keypair()
+    if args.json:
+        print(json.dumps({"privateKey": pair.private_key, "publicKey": pair.public_key}, indent=2))
+    else:
+        print(f"privateKey: {pair.private_key}")
+        print(f"publicKey:  {pair.public_key}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``eventdouble``."""
+    parser = argparse.ArgumentParser(prog="eventdouble", description=DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the mock server",
+        description="Run the mock. State (events, licenses, the server key pair) lives in an SQLite "
+        "file and survives restarts. Settings can also come from EVENTDOUBLE_<NAME> variables, "
+        "e.g. EVENTDOUBLE_ALLOWED_TIME_SPAN=120.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, loopback only)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default: %(default)s; 0 picks a free one)")
+    serve.add_argument("--db", default="eventdouble.sqlite", help="SQLite file, or :memory: (default: %(default)s)")
+    serve.add_argument("--seed", metavar="FILE", help="YAML or JSON file of licenses to create with fixed keys")
+    serve.add_argument("--no-admin", action="store_true", help="do not serve the /__admin API")
+    serve.set_defaults(run=_serve)
+
+    keys = commands.add_parser("keys", help="print a fresh key pair", description="Print a fresh key pair.")
+    keys.add_argument("api", choices=["kosmos"], help="kosmos: a secp256k1 pair in the 1Kosmos wire encoding")
+    keys.add_argument("--json", action="store_true", help="print JSON")
+    keys.set_defaults(run=_keys)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``eventdouble`` with ``argv`` (default: the process arguments); return the exit status."""
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

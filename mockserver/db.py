@@ -1,0 +1,58 @@
+"""The one storage interface: a SQLite database (WAL) shared by the service stores.
+
+Stores talk SQL through :meth:`Database.transaction` and :meth:`Database.query`, so a server
+database can replace SQLite behind this class later.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["Database"]
+
+
+class Database:
+    """A SQLite connection guarded by a lock; ``:memory:`` works for tests and notebooks."""
+
+    def __init__(self, path: str = ":memory:", synchronous: str = "NORMAL") -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        if path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode=WAL")
+        if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
+        self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        self._conn.execute("PRAGMA busy_timeout=10000")
+
+    def migrate(self, ddl: str) -> None:
+        """Run idempotent ``CREATE ... IF NOT EXISTS`` statements."""
+        with self._lock:
+            self._conn.executescript(ddl)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run statements atomically; committed (and durable) when the block ends without error."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run one read statement and return its rows."""
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()

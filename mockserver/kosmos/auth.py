@@ -1,0 +1,111 @@
+"""Check the three 1Kosmos headers: decrypt them, then judge the request id and the license."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from eventclient import kosmos_crypto
+from eventclient.exceptions import CryptoError
+from mockserver.kosmos.errors import (
+    HeaderNotDecryptable,
+    InvalidPublicKey,
+    LicenseInvalid,
+    MalformedRequestId,
+    ReplayedRequestId,
+    StaleRequestId,
+)
+from mockserver.kosmos.store import KosmosStore, License
+
+__all__ = ["Caller", "parse_request_id", "verify_caller"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated caller: the key its messages use, its license and its request id."""
+
+    shared_key: bytes
+    license: License
+    request_id: dict[str, Any]
+    request_id_text: str
+
+
+def _header(headers: Mapping[str, str], name: str, limit: int) -> str:
+    value = headers.get(name, "").strip()
+    if len(value) > limit:
+        raise (
+            HeaderNotDecryptable(name)
+            if name != "publickey"
+            else InvalidPublicKey(f"publickey: longer than {limit} characters")
+        )
+    return value
+
+
+def _decrypt_header(value: str, key: bytes, name: str) -> str:
+    try:
+        return kosmos_crypto.decrypt_text(value, key)
+    except CryptoError as exc:
+        raise HeaderNotDecryptable(name) from exc
+
+
+def parse_request_id(text: str, now: float, window: float) -> dict[str, Any]:
+    """Parse a decrypted request id and check that ``ts`` is within ``window`` seconds of ``now``."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise MalformedRequestId("requestid: not a JSON object") from exc
+    if not isinstance(value, dict):
+        raise MalformedRequestId("requestid: not a JSON object")
+    ts = value.get("ts")
+    if isinstance(ts, bool) or not isinstance(ts, int | float) or ts != ts or abs(ts) == float("inf"):
+        raise MalformedRequestId("requestid: 'ts' must be a number (epoch seconds)")
+    request_uuid = value.get("uuid")
+    try:
+        uuid.UUID(str(request_uuid))
+    except ValueError as exc:
+        raise MalformedRequestId("requestid: 'uuid' must be a UUID string") from exc
+    if not isinstance(request_uuid, str):
+        raise MalformedRequestId("requestid: 'uuid' must be a UUID string")
+    appid = value.get("appid", value.get("appId"))
+    if not isinstance(appid, str):
+        raise MalformedRequestId("requestid: 'appid' must be a string")
+    if ts < now - window:
+        raise StaleRequestId(f"requestid: ts {ts} is more than {window:g} s old")
+    if ts > now + window:
+        raise StaleRequestId(f"requestid: ts {ts} is more than {window:g} s in the future")
+    return value
+
+
+def verify_caller(
+    headers: Mapping[str, str],
+    store: KosmosStore,
+    *,
+    now: float,
+    window: float,
+    replay_protection: bool = True,
+    max_header: int = 8192,
+) -> Caller:
+    """Authenticate a request from its ``publickey``, ``licensekey`` and ``requestid`` headers.
+
+    The spec validator has already checked that the three are present and non-empty.
+    """
+    public_text = _header(headers, "publickey", max_header)
+    try:
+        key = kosmos_crypto.shared_key(store.primary_key().private_key, public_text)
+    except CryptoError as exc:
+        raise InvalidPublicKey(f"publickey: {exc}") from exc
+    license_key = _decrypt_header(_header(headers, "licensekey", max_header), key, "licensekey")
+    request_id_text = _decrypt_header(_header(headers, "requestid", max_header), key, "requestid")
+    request_id = parse_request_id(request_id_text, now, window)
+    record = store.license_by_key(license_key)
+    if record is None:
+        raise LicenseInvalid("unknown license key")
+    why = record.refusal(now)
+    if why:
+        raise LicenseInvalid(why)
+    if replay_protection and not store.remember_request_id(request_id["uuid"], float(request_id["ts"]) + window):
+        raise ReplayedRequestId(f"requestid: uuid {request_id['uuid']} was already used")
+    return Caller(key, record, request_id, request_id_text)

@@ -1,0 +1,75 @@
+"""Turn a request body into the event the 1Kosmos mock stores. No Flask here."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from eventclient import kosmos_crypto
+from eventclient.exceptions import CryptoError
+from mockserver.kosmos.errors import BodyNotDecryptable, KosmosError
+
+__all__ = ["QUERY_TIME_FORMAT", "build_event", "format_time", "open_event_data", "parse_event_time"]
+
+QUERY_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def open_event_data(data: Any, key: bytes) -> Any:
+    """The event from a body's ``data``: decrypted when it is a string, as sent when an object."""
+    if not isinstance(data, str):
+        return data
+    try:
+        return json.loads(kosmos_crypto.decrypt_text(data, key))
+    except CryptoError as exc:
+        raise BodyNotDecryptable("data: This body can't be decrypted") from exc
+    except ValueError as exc:
+        raise BodyNotDecryptable("data: the decrypted body is not JSON") from exc
+
+
+def parse_event_time(text: str) -> float:
+    """Epoch seconds of a ``YYYY-MM-DD HH:mm:ss.SSS`` (UTC) or ISO 8601 date string."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise KosmosError(f"data.timestamp: {text[:100]!r} is not a readable date") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def format_time(epoch: float) -> str:
+    """``YYYY-MM-DD HH:mm:ss.SSS`` in UTC, the vendor's date format."""
+    return datetime.fromtimestamp(epoch, UTC).strftime(QUERY_TIME_FORMAT)[:-3]
+
+
+def build_event(
+    data: dict[str, Any],
+    *,
+    tenant_id: str,
+    community_id: str,
+    event_name: str,
+    request_id: dict[str, Any],
+    now: float,
+) -> dict[str, Any]:
+    """The stored form: the event as sent, times defaulted, plus the server's fields."""
+    if "epoch_time" in data:
+        moment = float(data["epoch_time"])
+    elif "timestamp" in data:
+        moment = parse_event_time(data["timestamp"])
+    else:
+        moment = now
+    if not -62135596800 <= moment <= 253402300799:  # years 1 to 9999
+        raise KosmosError("data.epoch_time: out of range")
+    event = dict(data)
+    event.setdefault("epoch_time", int(moment) if moment == int(moment) else moment)
+    event.setdefault("timestamp", format_time(moment))
+    event.update(
+        tenant_id=tenant_id,
+        community_id=community_id,
+        eventName=event_name,
+        event_ts=round(moment * 1000),
+        appid=request_id.get("appid", request_id.get("appId")),
+        request_id=request_id["uuid"],
+    )
+    return event

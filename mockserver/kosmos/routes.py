@@ -1,0 +1,181 @@
+"""HTTP layer of the 1Kosmos mock: parse, call the store, serialize. Routes come from the spec."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from eventclient import kosmos_crypto
+from eventclient.exceptions import CryptoError
+from mockserver.backend import current_backend
+from mockserver.kosmos.auth import Caller, verify_caller
+from mockserver.kosmos.errors import KosmosError, LicenseForbidden, LicenseInvalid, ServiceKeyNotFound
+from mockserver.kosmos.events import build_event, open_event_data, parse_event_time
+from mockserver.routing import current_operation, spec_blueprint, validated
+
+__all__ = ["BUILD_TIME", "HANDLERS", "create_blueprint"]
+
+BUILD_TIME = 1763856000  # epoch seconds of this build; the "dob" part of healthz's version
+
+
+def _authenticate(tenant_id: str | None = None, community_id: str | None = None) -> Caller:
+    """Verify the three headers, then the license's right to this operation."""
+    backend = current_backend()
+    caller = verify_caller(
+        request.headers,
+        backend.kosmos,
+        now=backend.clock(),
+        window=float(current_app.config["ALLOWED_TIME_SPAN"]),
+        replay_protection=bool(current_app.config["REPLAY_PROTECTION"]),
+        max_header=int(current_app.config["MAX_HEADER_LENGTH"]),
+    )
+    _, op = current_operation()
+    why = caller.license.allows(op.extension("x-required-auth-level", "community"), tenant_id, community_id)
+    if why:
+        raise LicenseForbidden(why)
+    return caller
+
+
+def _answer(caller: Caller, body: Any = None, status: int = 200) -> Response:
+    response = jsonify(body) if body is not None else Response(status=status)
+    response.status_code = status
+    response.headers["requestid"] = caller.request_id_text
+    return response
+
+
+def _check_plain_license() -> None:
+    """A plain ``licensekey`` header is optional on healthz and environment, but must be valid."""
+    license_key = validated().header.get("licensekey")
+    if license_key is None:
+        return
+    backend = current_backend()
+    record = backend.kosmos.license_by_key(license_key.strip())
+    if record is None:
+        raise LicenseInvalid("unknown license key")
+    why = record.refusal(backend.clock())
+    if why:
+        raise LicenseInvalid(why)
+
+
+def get_healthz() -> Response:
+    _check_plain_license()
+    body = {
+        "status": "all services operational",
+        "publicKey": current_backend().kosmos.primary_key().public_key,
+        "code": "200",
+        "version": f"{current_app.config['VERSION']}.{current_app.config.get('COMMIT', 'dev')}.{BUILD_TIME}",
+    }
+    if "synthetic-heartbeat" in validated().header:
+        body["syntheticheartbeatId"] = str(uuid.uuid4())
+    return jsonify(body)
+
+
+def get_public_keys() -> Response:
+    return jsonify({"publicKey": current_backend().kosmos.primary_key().public_key})
+
+
+def get_service_keys() -> Response:
+    caller = _authenticate()
+    return _answer(caller, [k.public_view() for k in current_backend().kosmos.service_keys()])
+
+
+def reset_service_key(keyId: str) -> Response:  # noqa: N803 - the spec's parameter name
+    caller = _authenticate()
+    key = current_backend().kosmos.reset_service_key(keyId)
+    if key is None:
+        raise ServiceKeyNotFound(f"no service key with keyId {keyId}")
+    return _answer(caller, key.public_view())
+
+
+def ecdsa_helper(method: str) -> Response:
+    body = validated().body
+    try:
+        key = kosmos_crypto.shared_key(body["privateKey"], body["publicKey"])
+        if method == "encrypt":
+            data = kosmos_crypto.encrypt(body["dataStr"], key)
+        else:
+            data = kosmos_crypto.decrypt_text(body["dataStr"], key)
+    except CryptoError as exc:
+        raise KosmosError(f"{method} failed: {exc}") from exc
+    return jsonify({"data": data})
+
+
+def get_environment() -> Response:
+    _check_plain_license()
+    return jsonify(
+        {
+            "EC_CURVE_NAME": kosmos_crypto.CURVE_NAME,
+            "allowed_time_span": int(current_app.config["ALLOWED_TIME_SPAN"]),
+            "replay_protection": bool(current_app.config["REPLAY_PROTECTION"]),
+        }
+    )
+
+
+def get_service_directory() -> Response:
+    root = request.host_url.rstrip("/")
+    services = {
+        "events": f"{root}/events",
+        "reports": f"{root}/reports",
+        "tenduke": root,
+    }
+    if current_app.config["ADMIN_ENABLED"]:
+        services["licenses"] = f"{root}/__admin/licenses"
+        services["admin"] = f"{root}/__admin"
+    return jsonify(services)
+
+
+def create_event(tenantId: str, communityId: str, eventName: str) -> Response:  # noqa: N803
+    caller = _authenticate(tenantId, communityId)
+    spec, _ = current_operation()
+    data = open_event_data(validated().body["data"], caller.shared_key)
+    spec.check("/components/schemas/EventData", data, "data")
+    backend = current_backend()
+    event = build_event(
+        data,
+        tenant_id=tenantId,
+        community_id=communityId,
+        event_name=eventName,
+        request_id=caller.request_id,
+        now=backend.clock(),
+    )
+    backend.kosmos.add_event(event)
+    return _answer(caller)
+
+
+def query_events(tenantId: str, communityId: str) -> Response:  # noqa: N803
+    caller = _authenticate(tenantId, communityId)
+    query = validated().body
+    bounds = {k: int(parse_event_time(query[k]) * 1000) for k in ("from", "to") if k in query}
+    page_size, page_index = query.get("pSize", 25), query.get("pIndex", 0)
+    page = current_backend().kosmos.query_events(
+        tenantId,
+        communityId,
+        page_size=page_size,
+        page_index=page_index,
+        start_ms=bounds.get("from"),
+        end_ms=bounds.get("to"),
+        event_name=query.get("query", {}).get("event_name"),
+    )
+    return _answer(
+        caller, {"page": {"total": page.total, "pSize": page_size, "pIndex": page_index}, "data": page.events}
+    )
+
+
+HANDLERS = {
+    "getHealthz": get_healthz,
+    "getPublicKeys": get_public_keys,
+    "getServiceKeys": get_service_keys,
+    "resetServiceKey": reset_service_key,
+    "ecdsaHelper": ecdsa_helper,
+    "getEnvironment": get_environment,
+    "getServiceDirectory": get_service_directory,
+    "createEvent": create_event,
+    "queryEvents": query_events,
+}
+
+
+def create_blueprint() -> Blueprint:
+    """The 1Kosmos blueprint (``/events``, ``/reports``), routed and validated by its spec."""
+    return spec_blueprint("kosmos", "kosmos-events", HANDLERS)

@@ -1,0 +1,314 @@
+"""State of the 1Kosmos mock: service keys, licenses, seen request ids and events. No Flask here."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from eventclient import kosmos_crypto
+from mockserver.db import Database
+
+__all__ = ["AUTH_LEVELS", "EventPage", "KosmosStore", "License", "ServiceKey"]
+
+AUTH_LEVELS = ("system", "service", "tenant", "community")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS kosmos_service_keys (
+    key_id TEXT PRIMARY KEY, private_key TEXT NOT NULL, public_key TEXT NOT NULL,
+    created_at TEXT NOT NULL, position INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS kosmos_licenses (
+    key_id TEXT PRIMARY KEY, license_key TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
+    auth_level TEXT NOT NULL, tenant_id TEXT, community_id TEXT, expiry TEXT,
+    disabled INTEGER NOT NULL DEFAULT 0, tag TEXT, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS kosmos_request_ids (uuid TEXT PRIMARY KEY, expires REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS kosmos_request_ids_expires ON kosmos_request_ids (expires);
+CREATE TABLE IF NOT EXISTS kosmos_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, community_id TEXT NOT NULL,
+    event_name TEXT NOT NULL, event_ts INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS kosmos_events_scope ON kosmos_events (tenant_id, community_id, event_ts);
+"""
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class ServiceKey:
+    """A key pair of the service; the first one answers ``/events/publickeys``."""
+
+    key_id: str
+    private_key: str
+    public_key: str
+    created_at: str
+
+    def public_view(self) -> dict[str, Any]:
+        """The record as ``GET /events/servicekeys`` shows it (no private key)."""
+        return {"keyId": self.key_id, "publicKey": self.public_key, "createdAt": self.created_at}
+
+
+@dataclass(frozen=True)
+class License:
+    """A 1Kosmos license record."""
+
+    key_id: str
+    license_key: str
+    type: str
+    auth_level: str
+    tenant_id: str | None
+    community_id: str | None
+    expiry: str | None
+    disabled: bool
+    tag: str | None
+    created_at: str
+
+    def as_json(self) -> dict[str, Any]:
+        """The record as the admin API shows it."""
+        return {
+            "keyId": self.key_id,
+            "licenseKey": self.license_key,
+            "type": self.type,
+            "authLevel": self.auth_level,
+            "tenantId": self.tenant_id,
+            "communityId": self.community_id,
+            "expiry": self.expiry,
+            "disabled": self.disabled,
+            "tag": self.tag,
+            "createdAt": self.created_at,
+        }
+
+    def refusal(self, now: float) -> str | None:
+        """Why this license cannot be used at ``now``, or None."""
+        if self.disabled:
+            return "license is disabled"
+        if self.expiry is not None:
+            expiry = datetime.fromisoformat(self.expiry.replace("Z", "+00:00"))
+            if expiry.tzinfo is None:
+                expiry = expiry.replace(tzinfo=UTC)
+            if expiry.timestamp() <= now:
+                return f"license expired at {self.expiry}"
+        return None
+
+    def allows(self, level: str, tenant_id: str | None = None, community_id: str | None = None) -> str | None:
+        """Why this license may not do an operation of ``level``, or None if it may.
+
+        ``level`` is ``system`` for key administration, ``community`` for per tenant/community calls.
+        """
+        if level == "system":
+            return None if self.auth_level == "system" else "this operation needs a license of authLevel 'system'"
+        if self.auth_level in ("system", "service"):
+            return None
+        if self.tenant_id != tenant_id:
+            return f"license is not allowed for tenant {tenant_id}"
+        if self.auth_level == "community" and self.community_id != community_id:
+            return f"license is not allowed for community {community_id}"
+        return None
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """One page of a query: the events and the total that match."""
+
+    total: int
+    events: list[dict[str, Any]]
+
+
+def _license(row: Any) -> License:
+    return License(
+        key_id=row["key_id"],
+        license_key=row["license_key"],
+        type=row["type"],
+        auth_level=row["auth_level"],
+        tenant_id=row["tenant_id"],
+        community_id=row["community_id"],
+        expiry=row["expiry"],
+        disabled=bool(row["disabled"]),
+        tag=row["tag"],
+        created_at=row["created_at"],
+    )
+
+
+class KosmosStore:
+    """Everything the 1Kosmos mock remembers, in the shared :class:`Database`."""
+
+    def __init__(self, db: Database, clock: Callable[[], float]) -> None:
+        self.db = db
+        self.clock = clock
+        db.migrate(SCHEMA)
+        self.ensure_service_key()
+
+    # service keys -----------------------------------------------------------------------------
+    def ensure_service_key(self) -> ServiceKey:
+        """Return the primary service key, creating one on first start."""
+        keys = self.service_keys()
+        if keys:
+            return keys[0]
+        pair = kosmos_crypto.generate_keypair()
+        key = ServiceKey(str(uuid.uuid4()), pair.private_key, pair.public_key, _iso(self.clock()))
+        with self.db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO kosmos_service_keys VALUES (?, ?, ?, ?, 0)",
+                (key.key_id, key.private_key, key.public_key, key.created_at),
+            )
+        return key
+
+    def service_keys(self) -> list[ServiceKey]:
+        """All service keys, the primary first."""
+        rows = self.db.query("SELECT * FROM kosmos_service_keys ORDER BY position, key_id")
+        return [ServiceKey(r["key_id"], r["private_key"], r["public_key"], r["created_at"]) for r in rows]
+
+    def primary_key(self) -> ServiceKey:
+        """The key callers encrypt to (``/events/publickeys``)."""
+        return self.ensure_service_key()
+
+    def reset_service_key(self, key_id: str) -> ServiceKey | None:
+        """Replace the key pair of ``key_id``; None if there is no such key."""
+        pair = kosmos_crypto.generate_keypair()
+        with self.db.transaction() as tx:
+            cursor = tx.execute(
+                "UPDATE kosmos_service_keys SET private_key = ?, public_key = ?, created_at = ? WHERE key_id = ?",
+                (pair.private_key, pair.public_key, _iso(self.clock()), key_id),
+            )
+            if cursor.rowcount == 0:
+                return None
+        return next(k for k in self.service_keys() if k.key_id == key_id)
+
+    # licenses ---------------------------------------------------------------------------------
+    def create_license(self, fields: dict[str, Any]) -> License | None:
+        """Store a license from admin-API fields; None if ``licenseKey`` is taken."""
+        record = License(
+            key_id=str(uuid.uuid4()),
+            license_key=fields.get("licenseKey") or str(uuid.uuid4()),
+            type=fields.get("type", "license"),
+            auth_level=fields["authLevel"],
+            tenant_id=fields.get("tenantId"),
+            community_id=fields.get("communityId"),
+            expiry=fields.get("expiry"),
+            disabled=bool(fields.get("disabled", False)),
+            tag=fields.get("tag"),
+            created_at=_iso(self.clock()),
+        )
+        with self.db.transaction() as tx:
+            taken = tx.execute("SELECT 1 FROM kosmos_licenses WHERE license_key = ?", (record.license_key,))
+            if taken.fetchone():
+                return None
+            tx.execute(
+                "INSERT INTO kosmos_licenses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.key_id, record.license_key, record.type, record.auth_level, record.tenant_id,
+                    record.community_id, record.expiry, int(record.disabled), record.tag, record.created_at,
+                ),
+            )  # fmt: skip
+        return record
+
+    def licenses(self) -> list[License]:
+        """All licenses, oldest first."""
+        return [_license(r) for r in self.db.query("SELECT * FROM kosmos_licenses ORDER BY created_at, rowid")]
+
+    def license_by_key(self, license_key: str) -> License | None:
+        """The license whose key string is ``license_key``."""
+        rows = self.db.query("SELECT * FROM kosmos_licenses WHERE license_key = ?", (license_key,))
+        return _license(rows[0]) if rows else None
+
+    def update_license(self, key_id: str, changes: dict[str, Any]) -> License | None:
+        """Apply ``disabled``/``expiry``/``tag`` changes; None if there is no such license."""
+        columns = {"disabled": "disabled", "expiry": "expiry", "tag": "tag"}
+        with self.db.transaction() as tx:
+            for name, value in changes.items():
+                value = int(value) if name == "disabled" else value
+                tx.execute(f"UPDATE kosmos_licenses SET {columns[name]} = ? WHERE key_id = ?", (value, key_id))
+            rows = tx.execute("SELECT * FROM kosmos_licenses WHERE key_id = ?", (key_id,)).fetchall()
+        return _license(rows[0]) if rows else None
+
+    def delete_license(self, key_id: str) -> bool:
+        """Delete a license; False if there was none."""
+        with self.db.transaction() as tx:
+            return tx.execute("DELETE FROM kosmos_licenses WHERE key_id = ?", (key_id,)).rowcount > 0
+
+    # request ids ------------------------------------------------------------------------------
+    def remember_request_id(self, request_uuid: str, expires: float) -> bool:
+        """Record a request id until ``expires``; False if it is already recorded (a replay)."""
+        now = self.clock()
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM kosmos_request_ids WHERE expires < ?", (now,))
+            cursor = tx.execute("INSERT OR IGNORE INTO kosmos_request_ids VALUES (?, ?)", (request_uuid, expires))
+            return cursor.rowcount == 1
+
+    # events -----------------------------------------------------------------------------------
+    def add_event(self, event: dict[str, Any]) -> int:
+        """Store an event that already carries its server fields; return its row id once committed."""
+        with self.db.transaction() as tx:
+            cursor = tx.execute(
+                "INSERT INTO kosmos_events (tenant_id, community_id, event_name, event_ts, body)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    event["tenant_id"], event["community_id"], event["eventName"], event["event_ts"],
+                    json.dumps(event, separators=(",", ":")),
+                ),
+            )  # fmt: skip
+            return int(cursor.lastrowid or 0)
+
+    def query_events(
+        self,
+        tenant_id: str,
+        community_id: str,
+        *,
+        page_size: int,
+        page_index: int,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        event_name: str | None = None,
+    ) -> EventPage:
+        """A page of a tenant/community's events, oldest first; bounds are inclusive, in epoch ms."""
+        where = ["tenant_id = ?", "community_id = ?"]
+        params: list[Any] = [tenant_id, community_id]
+        if start_ms is not None:
+            where.append("event_ts >= ?")
+            params.append(start_ms)
+        if end_ms is not None:
+            where.append("event_ts <= ?")
+            params.append(end_ms)
+        if event_name is not None:
+            where.append("event_name = ?")
+            params.append(event_name)
+        clause = " AND ".join(where)
+        total = self.db.query(f"SELECT COUNT(*) FROM kosmos_events WHERE {clause}", params)[0][0]
+        rows = self.db.query(
+            f"SELECT body FROM kosmos_events WHERE {clause} ORDER BY event_ts, id LIMIT ? OFFSET ?",
+            [*params, page_size, page_size * page_index],
+        )
+        return EventPage(total, [json.loads(r["body"]) for r in rows])
+
+    def events(
+        self,
+        tenant_id: str | None = None,
+        community_id: str | None = None,
+        event_name: str | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """The newest ``limit`` stored events matching the filters, newest last."""
+        where, params = ["1 = 1"], []
+        for column, value in (("tenant_id", tenant_id), ("community_id", community_id), ("event_name", event_name)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        rows = self.db.query(
+            f"SELECT body FROM kosmos_events WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+            [*params, limit],
+        )
+        return [json.loads(r["body"]) for r in reversed(rows)]
+
+    def reset(self, everything: bool = False) -> None:
+        """Forget events and request ids; with ``everything``, also licenses and service keys."""
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM kosmos_events")
+            tx.execute("DELETE FROM kosmos_request_ids")
+            if everything:
+                tx.execute("DELETE FROM kosmos_licenses")
+                tx.execute("DELETE FROM kosmos_service_keys")
+        if everything:
+            self.ensure_service_key()

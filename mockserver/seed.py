@@ -1,0 +1,45 @@
+"""Apply a ``--seed`` file (YAML or JSON) so a team gets the same credentials on every start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mockserver.backend import Backend
+from mockserver.errors import RequestValidationError
+from mockserver.spec import load_spec
+
+__all__ = ["SeedError", "apply_seed", "load_seed"]
+
+
+class SeedError(Exception):
+    """The seed file cannot be read or does not match the ``SeedFile`` schema of admin.yaml."""
+
+
+def load_seed(path: str | Path) -> dict[str, Any]:
+    """Read and validate a seed file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SeedError(f"cannot read seed file {path}: {exc.strerror}") from exc
+    try:
+        seed = yaml.safe_load(text) or {}  # YAML is a superset of JSON
+    except yaml.YAMLError as exc:
+        raise SeedError(f"seed file {path} is not YAML or JSON: {exc}") from exc
+    try:
+        load_spec("admin").check("/components/schemas/SeedFile", seed, "seed file")
+    except RequestValidationError as exc:
+        raise SeedError(f"{path}: {exc.message}") from exc
+    return seed
+
+
+def apply_seed(backend: Backend, seed: dict[str, Any]) -> list[str]:
+    """Create the seed's licenses that do not exist yet; return what was done, a line each."""
+    done = []
+    for fields in seed.get("licenses", []):
+        if backend.kosmos.license_by_key(fields["licenseKey"]) is None:
+            backend.kosmos.create_license(fields)
+            done.append(f"license {fields['licenseKey']} ({fields['authLevel']}) created")
+    return done

@@ -1,0 +1,49 @@
+"""All options of the mock in one typed place; each is also read from ``EVENTDOUBLE_<NAME>``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Settings"]
+
+
+@dataclass
+class Settings:
+    """Defaults of :func:`mockserver.create_app`; override with a mapping or the environment."""
+
+    DATABASE: str = "eventdouble.sqlite"
+    """SQLite file holding events, licenses and keys; ``:memory:`` keeps nothing."""
+
+    SQLITE_SYNCHRONOUS: str = "NORMAL"
+    """``NORMAL`` survives a killed process (WAL); ``FULL`` also survives a power loss."""
+
+    ALLOWED_TIME_SPAN: int = 60
+    """Seconds a 1Kosmos request id ``ts`` may differ from the server clock."""
+
+    REPLAY_PROTECTION: bool = True
+    """Refuse a request id ``uuid`` seen before within its window."""
+
+    ADMIN_ENABLED: bool = True
+    """Serve ``/__admin``."""
+
+    JOURNAL_SIZE: int = 1000
+    """How many recent requests ``/__admin/journal`` keeps (in memory)."""
+
+    MAX_CONTENT_LENGTH: int = 1024 * 1024
+    """Largest request body in bytes; larger bodies get 413."""
+
+    MAX_HEADER_LENGTH: int = 8192
+    """Longest value of one authentication header in characters; longer ones get 400."""
+
+    VERSION: str = "0.1.0"
+    """Reported in ``/events/healthz`` as ``<VERSION>.<COMMIT>.<BUILD_TIME>``."""
+
+    CLOCK: Callable[[], float] = field(default=time.time)
+    """Server clock, epoch seconds; tests inject a fixed one."""
+
+    def as_mapping(self) -> dict[str, Any]:
+        """The settings as a Flask config mapping."""
+        return asdict(self)
