@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, abort, g, jsonify, request, send_from_directory
+from flask import Flask, Response, abort, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from mockserver import backend as backend_module
@@ -82,9 +82,9 @@ def _journal(response: Response) -> Response:
 
 
 def _serve_spec(name: str) -> Response:
-    if name.removesuffix(".yaml") not in SPECS:
+    if name.removesuffix(".yaml") not in SPECS or not name.endswith(".yaml"):
         abort(404)
-    return send_from_directory(SPEC_DIR, name, mimetype="application/yaml")
+    return Response((SPEC_DIR / name).read_bytes(), mimetype="application/yaml")
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

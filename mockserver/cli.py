@@ -44,8 +44,9 @@ def _serve(args: argparse.Namespace) -> int:
         public_key = backend.kosmos.primary_key().public_key
     try:
         server = make_server(args.host, args.port, app, threaded=True)
-    except OSError as exc:
-        print(f"eventdouble: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+    except (OSError, SystemExit) as exc:  # werkzeug exits on "address in use" after saying why
+        why = exc.strerror if isinstance(exc, OSError) else "see above"
+        print(f"eventdouble: cannot listen on {args.host}:{args.port}: {why}", file=sys.stderr)
         return 2
     base = f"http://{args.host}:{server.server_port}"
     print(f"eventdouble mock serving on {base} (database: {args.db})")

@@ -1,0 +1,193 @@
+"""The `eventdouble` command as a user runs it: serve, restart on the same --db, seed, keys."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eventclient import kosmos_crypto
+from mockserver.cli import main
+from tests.independent_kosmos import IndependentCaller
+
+
+@contextmanager
+def serving(*args: str) -> Iterator[tuple[str, str]]:
+    """Run `eventdouble serve --port 0 ARGS`; yield its base URL and what it printed before it listened."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    banner = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            banner.append(line)
+            if line.startswith("Press Ctrl+C"):
+                break
+        text = "".join(banner)
+        match = re.search(r"serving on (http://\S+)", text)
+        assert match, text
+        # keep draining the request log so the server never blocks on a full pipe
+        threading.Thread(target=process.stdout.read, daemon=True).start()
+        yield match.group(1), text
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
+        if process.stdout:
+            process.stdout.close()
+
+
+def call(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_serve_put_restart_keeps_everything(tmp_path: Path) -> None:
+    db = str(tmp_path / "state.sqlite")
+    with serving("--db", db) as (base, banner):
+        license_key = re.search(r"development license: (\S+)", banner).group(1)
+        assert call("GET", f"{base}/events/healthz")[0] == 200
+        status, keys = call("GET", f"{base}/events/publickeys")
+        server_public = keys["publicKey"]
+
+        caller = IndependentCaller()
+        key = caller.key_for(server_public)
+        body = {"data": caller.seal(json.dumps({"type": "login", "epoch_time": 1700000000}), key)}
+        status, _ = call(
+            "PUT",
+            f"{base}/events/tenant/t1/community/c1/event/E_LOGIN",
+            body,
+            caller.headers(server_public, license_key),
+        )
+        assert status == 200
+        status, events = call("GET", f"{base}/__admin/events?api=kosmos")
+        assert [e["type"] for e in events] == ["login"]
+        status, page = call(
+            "POST", f"{base}/reports/tenant/t1/community/c1/events", {}, caller.headers(server_public, license_key)
+        )
+        assert status == 200
+        assert page["data"] == events
+        licenses = call("GET", f"{base}/__admin/licenses")[1]
+
+    with serving("--db", db) as (base, banner):
+        assert "development license" not in banner
+        assert call("GET", f"{base}/events/publickeys")[1]["publicKey"] == server_public
+        assert call("GET", f"{base}/__admin/licenses")[1] == licenses
+        assert call("GET", f"{base}/__admin/events?api=kosmos")[1] == events
+        caller = IndependentCaller()
+        status, page = call(
+            "POST", f"{base}/reports/tenant/t1/community/c1/events", {}, caller.headers(server_public, license_key)
+        )
+        assert page["data"] == events
+
+
+def test_seed_file_gives_fixed_credentials(tmp_path: Path) -> None:
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(
+        "licenses:\n"
+        "  - {licenseKey: team-system-key-1, authLevel: system}\n"
+        "  - {licenseKey: team-tenant-key-1, authLevel: tenant, tenantId: acme}\n"
+    )
+    db = str(tmp_path / "s.sqlite")
+    with serving("--db", db, "--seed", str(seed)) as (base, banner):
+        assert "license team-system-key-1 (system) created" in banner
+        assert "development license" not in banner
+        keys = sorted(r["licenseKey"] for r in call("GET", f"{base}/__admin/licenses")[1])
+        assert keys == ["team-system-key-1", "team-tenant-key-1"]
+    with serving("--db", db, "--seed", str(seed)) as (base, banner):  # idempotent
+        assert "created" not in banner
+        assert len(call("GET", f"{base}/__admin/licenses")[1]) == 2
+
+
+def test_seed_file_json_is_accepted(tmp_path: Path) -> None:
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"licenses": [{"licenseKey": "json-key-0001", "authLevel": "service"}]}))
+    with serving("--db", ":memory:", "--seed", str(seed)) as (base, _):
+        assert call("GET", f"{base}/__admin/licenses")[1][0]["licenseKey"] == "json-key-0001"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("licenses: [{authLevel: system}]", "'licenseKey' is a required property"),
+        ("licenses: [{licenseKey: abcdefgh, authLevel: tenant}]", "'tenantId' is a required property"),
+        ("users: []", "Additional properties"),
+        ("licenses: [", "not YAML or JSON"),
+    ],
+)
+def test_bad_seed_file_is_reported_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(content)
+    assert main(["serve", "--db", ":memory:", "--seed", str(seed)]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_missing_seed_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--seed", "/no/such/seed.yaml"]) == 2
+    assert "cannot read seed file" in capsys.readouterr().err
+
+
+def test_port_in_use_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with serving("--db", ":memory:") as (base, _):
+        port = base.rsplit(":", 1)[1]
+        assert main(["serve", "--db", ":memory:", "--port", port]) == 2
+        assert "cannot listen" in capsys.readouterr().err
+
+
+def test_unwritable_db_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--db", "/no/such/dir/x.sqlite"]) == 2
+    assert "cannot open database" in capsys.readouterr().err
+
+
+def test_keys_kosmos_prints_a_working_pair(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "kosmos", "--json"]) == 0
+    pair = json.loads(capsys.readouterr().out)
+    private = kosmos_crypto.load_private_key(pair["privateKey"])
+    assert kosmos_crypto.encode_public_key(private.public_key()) == pair["publicKey"]
+
+
+def test_help_explains(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    out = capsys.readouterr().out
+    assert "--db" in out
+    assert "SQLite" in out
+
+
+def test_env_settings_are_read(tmp_path: Path) -> None:
+    env = {**os.environ, "EVENTDOUBLE_ALLOWED_TIME_SPAN": "120"}
+    from mockserver import create_app
+
+    os.environ.update(env)
+    try:
+        app = create_app({"DATABASE": ":memory:"})
+    finally:
+        del os.environ["EVENTDOUBLE_ALLOWED_TIME_SPAN"]
+    assert app.test_client().get("/events/environment").json["allowed_time_span"] == 120
