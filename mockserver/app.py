@@ -19,11 +19,12 @@ from mockserver.kosmos import errors as kosmos_errors
 from mockserver.kosmos import routes as kosmos_routes
 from mockserver.settings import Settings
 from mockserver.spec import SPEC_DIR
+from mockserver.tenduke import routes as tenduke_routes
 
 __all__ = ["api_of", "create_app"]
 
 log = logging.getLogger("eventdouble")
-SPECS = ("kosmos-events", "admin")
+SPECS = ("kosmos-events", "tenduke-events", "admin")
 
 
 def api_of(path: str) -> str | None:
@@ -32,6 +33,8 @@ def api_of(path: str) -> str | None:
         return "kosmos"
     if path.startswith("/__admin"):
         return "admin"
+    if path.startswith(("/get/", "/put")) or path == "/get":
+        return "tenduke"
     return None
 
 
@@ -74,7 +77,7 @@ def _journal(response: Response) -> Response:
             method=request.method,
             path=request.path,
             status=response.status_code,
-            api=api_of(request.path) or ("tenduke" if request.path.startswith(("/put", "/get")) else None),
+            api=api_of(request.path),
             reason=g.get("refusal") if response.status_code >= 400 else None,
         )
     )
@@ -97,6 +100,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     backend_module.init_app(app)
 
     app.register_blueprint(kosmos_routes.create_blueprint())
+    app.register_blueprint(tenduke_routes.create_blueprint())
     if app.config["ADMIN_ENABLED"]:
         app.register_blueprint(admin_routes.create_blueprint())
     app.add_url_rule("/openapi/<name>", "spec", _serve_spec)

@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from mockserver.db import Database
 from mockserver.journal import Journal
 from mockserver.kosmos.store import KosmosStore
+from mockserver.tenduke.store import TenDukeStore
 
 __all__ = ["Backend", "current_backend", "init_app"]
 
@@ -22,6 +23,7 @@ class Backend:
 
     db: Database
     kosmos: KosmosStore
+    tenduke: TenDukeStore
     journal: Journal
     clock: Callable[[], float]
 
@@ -31,11 +33,18 @@ class Backend:
     ) -> Backend:
         """Open (or create) the database at ``path`` and the stores on it."""
         db = Database(path, synchronous)
-        return cls(db=db, kosmos=KosmosStore(db, clock), journal=Journal(journal_size), clock=clock)
+        return cls(
+            db=db,
+            kosmos=KosmosStore(db, clock),
+            tenduke=TenDukeStore(db, clock),
+            journal=Journal(journal_size),
+            clock=clock,
+        )
 
     def reset(self, everything: bool = False) -> None:
         """Forget events, the journal and request ids; with ``everything``, credentials and keys too."""
         self.kosmos.reset(everything)
+        self.tenduke.reset(everything)
         self.journal.clear()
 
 

@@ -7,13 +7,13 @@ import json
 import sys
 from collections.abc import Sequence
 
-from eventclient import kosmos_crypto
+from eventclient import jws, kosmos_crypto
 
 __all__ = ["main"]
 
 DESCRIPTION = """\
-eventdouble: a mock server with real crypto for the 1Kosmos Events API (ECDH/AES-GCM headers),
-plus a conformance kit. Run `eventdouble COMMAND --help` for the options of a command."""
+eventdouble: a mock server with real crypto for the 1Kosmos Events API (ECDH/AES-GCM headers)
+and the 10Duke Event Data API (RSA JWS). Run `eventdouble COMMAND --help` for the options of a command."""
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -35,13 +35,18 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     with app.app_context():
         backend = current_backend()
-        for line in apply_seed(backend, seed) if seed else []:
-            print(f"seed: {line}")
+        try:
+            for line in apply_seed(backend, seed) if seed else []:
+                print(f"seed: {line}")
+        except SeedError as exc:
+            print(f"eventdouble: {exc}", file=sys.stderr)
+            return 2
         if not backend.kosmos.licenses():
             record = backend.kosmos.create_license({"authLevel": "system", "tag": "development license"})
             assert record is not None
             print(f"created a system-level development license: {record.license_key}")
         public_key = backend.kosmos.primary_key().public_key
+        clients = len(backend.tenduke.clients())
     try:
         server = make_server(args.host, args.port, app, threaded=True)
     except (OSError, SystemExit) as exc:  # werkzeug exits on "address in use" after saying why
@@ -52,9 +57,10 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"eventdouble mock serving on {base} (database: {args.db})")
     print(f"  1Kosmos Events API   {base}/events   (service public key {public_key})")
     print(f"  1Kosmos event query  {base}/reports")
+    print(f"  10Duke Event Data    {base}/put, {base}/get/<feed>   ({clients} client key(s) registered)")
     if not args.no_admin:
         print(f"  admin API            {base}/__admin   (licenses: {base}/__admin/licenses)")
-    print(f"  OpenAPI specs        {base}/openapi/kosmos-events.yaml")
+    print(f"  OpenAPI specs        {base}/openapi/kosmos-events.yaml, {base}/openapi/tenduke-events.yaml")
     print("Press Ctrl+C to stop.", flush=True)
     try:
         server.serve_forever()
@@ -66,6 +72,16 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _keys(args: argparse.Namespace) -> int:
+    if args.api == "tenduke":
+        if args.bits < jws.MIN_RSA_BITS:
+            print(f"eventdouble: --bits must be at least {jws.MIN_RSA_BITS}", file=sys.stderr)
+            return 2
+        rsa_pair = jws.generate_rsa_keypair(args.bits)
+        if args.json:
+            print(json.dumps({"privateKeyPem": rsa_pair.private_pem, "publicKeyPem": rsa_pair.public_pem}, indent=2))
+        else:
+            print(rsa_pair.private_pem + rsa_pair.public_pem, end="")
+        return 0
     pair = kosmos_crypto.generate_keypair()
     if args.json:
         print(json.dumps({"privateKey": pair.private_key, "publicKey": pair.public_key}, indent=2))
@@ -90,12 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, loopback only)")
     serve.add_argument("--port", type=int, default=8080, help="port (default: %(default)s; 0 picks a free one)")
     serve.add_argument("--db", default="eventdouble.sqlite", help="SQLite file, or :memory: (default: %(default)s)")
-    serve.add_argument("--seed", metavar="FILE", help="YAML or JSON file of licenses to create with fixed keys")
+    serve.add_argument(
+        "--seed", metavar="FILE", help="YAML or JSON file of licenses and 10Duke client keys to create on start"
+    )
     serve.add_argument("--no-admin", action="store_true", help="do not serve the /__admin API")
     serve.set_defaults(run=_serve)
 
-    keys = commands.add_parser("keys", help="print a fresh key pair", description="Print a fresh key pair.")
-    keys.add_argument("api", choices=["kosmos"], help="kosmos: a secp256k1 pair in the 1Kosmos wire encoding")
+    keys = commands.add_parser(
+        "keys",
+        help="print a fresh key pair",
+        description="Print a fresh key pair. kosmos: secp256k1 in the 1Kosmos wire encoding (base64). "
+        "tenduke: RSA as PEM, the private key (PKCS#8) then the public key; register the public one with "
+        "POST /__admin/tenduke/clients or a --seed file.",
+    )
+    keys.add_argument("api", choices=["kosmos", "tenduke"], help="which API the key pair is for")
+    keys.add_argument("--bits", type=int, default=2048, help="tenduke: RSA key size (default: %(default)s)")
     keys.add_argument("--json", action="store_true", help="print JSON")
     keys.set_defaults(run=_keys)
     return parser

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from eventclient.exceptions import CryptoError
 from mockserver.backend import Backend
 from mockserver.errors import RequestValidationError
 from mockserver.spec import load_spec
@@ -36,10 +37,17 @@ def load_seed(path: str | Path) -> dict[str, Any]:
 
 
 def apply_seed(backend: Backend, seed: dict[str, Any]) -> list[str]:
-    """Create the seed's licenses that do not exist yet; return what was done, a line each."""
+    """Create the seed's licenses and 10Duke clients that do not exist yet; return what was done."""
     done = []
     for fields in seed.get("licenses", []):
         if backend.kosmos.license_by_key(fields["licenseKey"]) is None:
             backend.kosmos.create_license(fields)
             done.append(f"license {fields['licenseKey']} ({fields['authLevel']}) created")
+    for client in seed.get("tendukeClients", []):
+        try:
+            record = backend.tenduke.register_client(client["publicKeyPem"], client.get("name"))
+        except CryptoError as exc:
+            raise SeedError(f"tendukeClients: {client.get('name') or 'a client'}: {exc}") from exc
+        if record is not None:
+            done.append(f"10Duke client {record.name or record.client_id} registered (thumbprint {record.thumbprint})")
     return done

@@ -35,6 +35,9 @@ class Settings:
     MAX_CONTENT_LENGTH: int = 1024 * 1024
     """Largest request body in bytes; larger bodies get 413."""
 
+    MAX_EVENTS_PER_PUT: int = 1000
+    """Most 10Duke events in one ``/put``; more get 413."""
+
     MAX_HEADER_LENGTH: int = 8192
     """Longest value of one authentication header in characters; longer ones get 400."""
 

@@ -170,6 +170,8 @@ class OpenApiSpec:
                     self.check(pointer, values[name], f"{location} parameter {name!r}")
                 elif param.get("required"):
                     raise RequestValidationError(f"{location} parameter {name!r} is required")
+                elif location == "query" and "default" in (schema := self.resolve(self.resolve_pointer(pointer))):
+                    values[name] = schema["default"]
             setattr(result, location, values)
         if op.bodies:
             result.media_type, result.body = self._body(op, request)

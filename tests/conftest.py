@@ -103,3 +103,54 @@ def stored_events(client: FlaskClient) -> list[dict[str, Any]]:
     response = client.get("/__admin/events?api=kosmos")
     assert response.status_code == 200
     return list(response.json)
+
+
+# --- 10Duke -------------------------------------------------------------------------------------
+
+_RSA_CACHE: dict[int, Any] = {}
+
+
+def rsa_pair(bits: int = 2048, slot: int = 0) -> Any:
+    """An RSA key pair, generated once per (bits, slot) per session: 4096-bit keys are slow to make."""
+    from eventclient import jws
+
+    if (bits, slot) not in _RSA_CACHE:
+        _RSA_CACHE[(bits, slot)] = jws.generate_rsa_keypair(bits)
+    return _RSA_CACHE[(bits, slot)]
+
+
+class TenDukeSigner:
+    """Registers a client key and signs /put bodies and bearer tokens with it."""
+
+    def __init__(self, client: FlaskClient, clock: Clock, bits: int = 2048, slot: int = 0) -> None:
+        self.client = client
+        self.clock = clock
+        self.pair = rsa_pair(bits, slot)
+        response = client.post("/__admin/tenduke/clients", json={"publicKeyPem": self.pair.public_pem, "name": "t"})
+        assert response.status_code in (201, 409), response.json
+        self.record = response.json
+
+    def put(self, payload: Any, algorithm: str = "RS256") -> Any:
+        from eventclient import jws
+
+        body = jws.sign_jws(payload, self.pair.private_pem, algorithm)
+        return self.client.post("/put", data=body, content_type="application/jose")
+
+    def token(self, feed: str = "*", lifetime: float = 60, **claims: Any) -> str:
+        from eventclient import jws
+
+        return jws.sign_bearer({feed: True, "exp": int(self.clock.now + lifetime), **claims}, self.pair.private_pem)
+
+    def get(self, url: str, token: str | None = None) -> Any:
+        return self.client.get(url, headers={"Authorization": f"Bearer {token or self.token()}"})
+
+
+@pytest.fixture
+def tenduke(client: FlaskClient, clock: Clock) -> TenDukeSigner:
+    return TenDukeSigner(client, clock)
+
+
+def tenduke_events(client: FlaskClient, **filters: str) -> list[dict[str, Any]]:
+    response = client.get("/__admin/events", query_string={"api": "tenduke", "limit": 100000, **filters})
+    assert response.status_code == 200
+    return list(response.json)

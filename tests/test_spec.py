@@ -12,9 +12,14 @@ from openapi_spec_validator import validate
 from mockserver.admin import routes as admin_routes
 from mockserver.kosmos import routes as kosmos_routes
 from mockserver.spec import SPEC_DIR, OpenApiSpec, load_spec
+from mockserver.tenduke import routes as tenduke_routes
 
 SPEC_FILES = sorted(SPEC_DIR.glob("*.yaml"))
-HANDLER_TABLES = {"kosmos-events": kosmos_routes.HANDLERS, "admin": admin_routes.HANDLERS}
+HANDLER_TABLES = {
+    "kosmos-events": kosmos_routes.HANDLERS,
+    "tenduke-events": tenduke_routes.HANDLERS,
+    "admin": admin_routes.HANDLERS,
+}
 
 
 @pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.name)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
+from eventclient.exceptions import CryptoError
 from mockserver.backend import current_backend
 from mockserver.errors import ApiError, NotFound
 from mockserver.routing import spec_blueprint, validated
+from mockserver.tenduke.errors import ClientKeyRejected
 
 __all__ = ["HANDLERS", "create_blueprint"]
 
@@ -35,23 +37,57 @@ def delete_license(keyId: str) -> Response:  # noqa: N803
     return Response(status=204)
 
 
+def register_tenduke_client() -> tuple[Response, int]:
+    body = validated().body
+    try:
+        record = current_backend().tenduke.register_client(body["publicKeyPem"], body.get("name"))
+    except CryptoError as exc:
+        raise ClientKeyRejected(f"publicKeyPem: {exc}") from exc
+    if record is None:
+        raise ApiError("this public key is already registered", 409)
+    return jsonify(record.as_json()), 201
+
+
+def list_tenduke_clients() -> Response:
+    return jsonify([c.as_json() for c in current_backend().tenduke.clients()])
+
+
+def get_tenduke_client(clientId: str) -> Response:  # noqa: N803
+    record = current_backend().tenduke.client(clientId)
+    if record is None:
+        raise NotFound(f"no client with clientId {clientId}")
+    return jsonify(record.as_json())
+
+
+def delete_tenduke_client(clientId: str) -> Response:  # noqa: N803
+    if not current_backend().tenduke.delete_client(clientId):
+        raise NotFound(f"no client with clientId {clientId}")
+    return Response(status=204)
+
+
 def list_events() -> Response:
     query = validated().query
-    events = current_backend().kosmos.events(
-        tenant_id=query.get("tenantId"),
-        community_id=query.get("communityId"),
-        event_name=query.get("eventName"),
-        limit=query.get("limit", 1000),
-    )
+    backend = current_backend()
+    if query["api"] == "tenduke":
+        events = backend.tenduke.events(
+            source_id=query.get("eventSourceId"), event_type=query.get("eventType"), limit=query["limit"]
+        )
+    else:
+        events = backend.kosmos.events(
+            tenant_id=query.get("tenantId"),
+            community_id=query.get("communityId"),
+            event_name=query.get("eventName"),
+            limit=query["limit"],
+        )
     return jsonify(events)
 
 
 def get_journal() -> Response:
-    return jsonify(current_backend().journal.entries(validated().query.get("limit", 100)))
+    return jsonify(current_backend().journal.entries(validated().query["limit"]))
 
 
 def reset_state() -> Response:
-    current_backend().reset(everything=validated().query.get("all", False))
+    current_backend().reset(everything=validated().query["all"])
     return Response(status=204)
 
 
@@ -60,6 +96,10 @@ HANDLERS = {
     "listLicenses": list_licenses,
     "updateLicense": update_license,
     "deleteLicense": delete_license,
+    "registerTendukeClient": register_tenduke_client,
+    "listTendukeClients": list_tenduke_clients,
+    "getTendukeClient": get_tenduke_client,
+    "deleteTendukeClient": delete_tenduke_client,
     "listEvents": list_events,
     "getJournal": get_journal,
     "resetState": reset_state,

@@ -1,0 +1,209 @@
+"""RSA JWS for the 10Duke Event Data API: sign and verify compact JWS and bearer JWTs.
+
+A thin layer over pyjwt with an explicit allow-list (RS256, RS384, RS512), checked before any
+key is looked at, and a minimum RSA key size. No IO.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from eventclient.exceptions import (
+    AlgorithmNotAllowed,
+    InvalidKeyEncoding,
+    KeyTooWeak,
+    MalformedJws,
+    SignatureInvalid,
+    TokenExpired,
+)
+
+__all__ = [
+    "ALLOWED_ALGORITHMS",
+    "MIN_RSA_BITS",
+    "PemKeyPair",
+    "VerifiedJws",
+    "generate_rsa_keypair",
+    "load_rsa_private_key",
+    "load_rsa_public_key",
+    "sign_bearer",
+    "sign_jws",
+    "thumbprint",
+    "verify_bearer",
+    "verify_jws",
+]
+
+ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512")
+MIN_RSA_BITS = 2048
+
+KeyRing = Sequence[tuple[str, rsa.RSAPublicKey]]  # (key id, key); key ids are matched against ``kid``
+
+
+@dataclass(frozen=True)
+class PemKeyPair:
+    """An RSA key pair as PEM text (PKCS#8 private, SubjectPublicKeyInfo public)."""
+
+    private_pem: str
+    public_pem: str
+
+
+@dataclass(frozen=True)
+class VerifiedJws:
+    """A verified JWS: its header, its payload bytes and the id of the key that verified it."""
+
+    header: dict[str, Any]
+    payload: bytes
+    key_id: str
+
+
+def generate_rsa_keypair(bits: int = 2048) -> PemKeyPair:
+    """A fresh RSA key pair of ``bits`` bits, as PEM."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    private_pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return PemKeyPair(private_pem, public_pem)
+
+
+def load_rsa_public_key(pem: str | bytes, min_bits: int = MIN_RSA_BITS) -> rsa.RSAPublicKey:
+    """Parse a PEM public key; refuse anything but RSA of at least ``min_bits`` bits."""
+    try:
+        key = serialization.load_pem_public_key(pem.encode() if isinstance(pem, str) else pem)
+    except (ValueError, TypeError) as exc:
+        raise InvalidKeyEncoding("not a PEM public key") from exc
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise KeyTooWeak(f"not an RSA key ({type(key).__name__.removeprefix('_')})")
+    if key.key_size < min_bits:
+        raise KeyTooWeak(f"RSA key of {key.key_size} bits; at least {min_bits} are required")
+    return key
+
+
+def load_rsa_private_key(pem: str | bytes) -> rsa.RSAPrivateKey:
+    """Parse an unencrypted PEM RSA private key."""
+    try:
+        key = serialization.load_pem_private_key(pem.encode() if isinstance(pem, str) else pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise InvalidKeyEncoding("not an unencrypted PEM private key") from exc
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise KeyTooWeak("not an RSA private key")
+    return key
+
+
+def _b64url_uint(value: int) -> str:
+    raw = value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def thumbprint(key: rsa.RSAPublicKey | Mapping[str, str]) -> str:
+    """The RFC 7638 JWK SHA-256 thumbprint of an RSA public key (or of its JWK), base64url."""
+    if isinstance(key, rsa.RSAPublicKey):
+        numbers = key.public_numbers()
+        members = {"e": _b64url_uint(numbers.e), "kty": "RSA", "n": _b64url_uint(numbers.n)}
+    else:
+        members = {"e": key["e"], "kty": key["kty"], "n": key["n"]}
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
+
+
+def _check_algorithm(token: str | bytes) -> dict[str, Any]:
+    """The header of ``token``, once its ``alg`` is known to be on the allow-list."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.exceptions.DecodeError as exc:
+        raise MalformedJws(f"not a compact JWS: {exc}") from exc
+    algorithm = header.get("alg")
+    if algorithm not in ALLOWED_ALGORITHMS:
+        raise AlgorithmNotAllowed(f"alg {algorithm!r} is not allowed; use one of {', '.join(ALLOWED_ALGORITHMS)}")
+    return header
+
+
+def _ordered(keys: KeyRing, kid: Any) -> Iterable[tuple[str, rsa.RSAPublicKey]]:
+    """The keys, the one named by ``kid`` first (a hint only: the others are tried too)."""
+    return sorted(keys, key=lambda item: item[0] != kid)
+
+
+def sign_jws(payload: Any, private_pem: str | bytes, algorithm: str = "RS256", kid: str | None = None) -> str:
+    """A compact JWS of ``payload`` (bytes as is; anything else as compact JSON)."""
+    if algorithm not in ALLOWED_ALGORITHMS:
+        raise AlgorithmNotAllowed(f"alg {algorithm!r} is not allowed")
+    if not isinstance(payload, bytes):
+        payload = json.dumps(payload, separators=(",", ":")).encode()
+    headers: dict[str, Any] = {"typ": None}  # the official example header is exactly {"alg": "RS256"}
+    if kid:
+        headers["kid"] = kid
+    return jwt.api_jws.encode(payload, load_rsa_private_key(private_pem), algorithm=algorithm, headers=headers)
+
+
+def verify_jws(token: str | bytes, keys: KeyRing) -> VerifiedJws:
+    """Verify a compact JWS against every key in ``keys``; ``kid``, if known, is tried first."""
+    header = _check_algorithm(token)
+    for key_id, key in _ordered(keys, header.get("kid")):
+        try:
+            decoded = jwt.api_jws.decode_complete(token, key, algorithms=list(ALLOWED_ALGORITHMS))
+        except jwt.exceptions.InvalidSignatureError:
+            continue
+        except jwt.exceptions.DecodeError as exc:
+            raise MalformedJws(f"not a compact JWS: {exc}") from exc
+        return VerifiedJws(decoded["header"], decoded["payload"], key_id)
+    raise SignatureInvalid("the signature does not verify with any registered client key")
+
+
+def sign_bearer(
+    claims: Mapping[str, Any], private_pem: str | bytes, algorithm: str = "RS256", kid: str | None = None
+) -> str:
+    """A bearer JWT of ``claims`` (the official reader always uses RS256)."""
+    if algorithm not in ALLOWED_ALGORITHMS:
+        raise AlgorithmNotAllowed(f"alg {algorithm!r} is not allowed")
+    headers = {"kid": kid} if kid else None
+    return jwt.encode(dict(claims), load_rsa_private_key(private_pem), algorithm=algorithm, headers=headers)
+
+
+def verify_bearer(token: str, keys: KeyRing, now: float, leeway: float = 0) -> tuple[dict[str, Any], str]:
+    """Verify a bearer JWT and its time claims at ``now``; return its claims and the key id."""
+    header = _check_algorithm(token)
+    for key_id, key in _ordered(keys, header.get("kid")):
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=list(ALLOWED_ALGORITHMS),
+                options={"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False},
+            )
+        except jwt.exceptions.InvalidSignatureError:
+            continue
+        except jwt.exceptions.DecodeError as exc:
+            raise MalformedJws(f"not a JWT: {exc}") from exc
+        _check_times(claims, now, leeway)
+        return claims, key_id
+    raise SignatureInvalid("the token's signature does not verify with any registered client key")
+
+
+def _check_times(claims: Mapping[str, Any], now: float, leeway: float) -> None:
+    def number(name: str) -> float | None:
+        value = claims.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TokenExpired(f"claim {name!r} must be a number (epoch seconds)")
+        return float(value)
+
+    exp, nbf = number("exp"), number("nbf")
+    if exp is None:
+        raise TokenExpired("claim 'exp' is required")
+    if exp <= now - leeway:
+        raise TokenExpired("the token has expired")
+    if nbf is not None and nbf > now + leeway:
+        raise TokenExpired("the token is not valid yet (nbf)")

@@ -1,0 +1,82 @@
+"""Build the Feed object of a ``/get`` page: older instruction, events, newer instruction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from mockserver.tenduke.store import FeedKey, TenDukeStore
+
+__all__ = ["FeedPage", "feed_path", "read_page"]
+
+
+def feed_path(feed: FeedKey) -> str:
+    """The feed's path, each segment percent-encoded."""
+    return "/get/" + "/".join(quote(part, safe="") for part in feed.name.split("/", 1 if feed.object_type else 0))
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    """A page: the events and the cursors of its two instructions."""
+
+    feed: FeedKey
+    uri: str
+    events: list[dict[str, Any]]
+    older_cursor: int
+    newer_cursor: int
+    has_older: bool
+    has_newer: bool
+
+    def as_json(self) -> dict[str, Any]:
+        """The Feed object."""
+        path = feed_path(self.feed)
+        older = {
+            "url": f"{path}?before={self.older_cursor}",
+            "instruction": "older",
+            "count": -1 if self.has_older else 0,
+        }
+        newer = {
+            "url": f"{path}?after={self.newer_cursor}",
+            "instruction": "newer",
+            "count": -1 if self.has_newer else 0,
+        }
+        return {
+            "uri": self.uri,
+            "updateUrl": newer["url"],
+            "count": len(self.events),
+            "objects": [older, *self.events, newer],
+        }
+
+
+def read_page(
+    store: TenDukeStore,
+    feed: FeedKey,
+    uri: str,
+    *,
+    after: int | None,
+    before: int | None,
+    limit: int,
+    newest: bool,
+) -> FeedPage:
+    """Read one page and work out where the older and newer pages start.
+
+    With events, the cursors are the first and last ``eventReceived``. On an empty page the
+    newer cursor stays where the caller asked (so polling the newer link waits for new events),
+    and the older cursor is the window's upper end.
+    """
+    events = store.page(feed, after=after, before=before, limit=limit, newest=newest)
+    if events:
+        older_cursor, newer_cursor = events[0]["eventReceived"], events[-1]["eventReceived"]
+    else:
+        newer_cursor = after if after is not None else (before - 1 if before is not None else 0)
+        older_cursor = before if before is not None else newer_cursor + 1
+    return FeedPage(
+        feed=feed,
+        uri=uri,
+        events=events,
+        older_cursor=older_cursor,
+        newer_cursor=max(newer_cursor, 0),
+        has_older=store.has_events(feed, before=older_cursor),
+        has_newer=store.has_events(feed, after=newer_cursor),
+    )

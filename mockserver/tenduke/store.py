@@ -1,0 +1,219 @@
+"""State of the 10Duke mock: registered client keys and events with their receive times. No Flask."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from eventclient import jws
+from mockserver.db import Database
+
+__all__ = ["ClientKey", "FeedKey", "TenDukeStore"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tenduke_clients (
+    client_id TEXT PRIMARY KEY, name TEXT, public_key_pem TEXT NOT NULL,
+    thumbprint TEXT NOT NULL UNIQUE, bits INTEGER NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tenduke_events (
+    received INTEGER PRIMARY KEY, event_id TEXT NOT NULL, source_id TEXT, event_type TEXT,
+    object_type TEXT, object_id TEXT, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS tenduke_events_source ON tenduke_events (source_id, received);
+CREATE INDEX IF NOT EXISTS tenduke_events_object ON tenduke_events (object_type, object_id, received);
+"""
+
+
+@dataclass(frozen=True)
+class ClientKey:
+    """A registered client public key."""
+
+    client_id: str
+    name: str | None
+    public_key_pem: str
+    thumbprint: str
+    bits: int
+    created_at: str
+
+    def as_json(self) -> dict[str, Any]:
+        """The record as the admin API shows it."""
+        return {
+            "clientId": self.client_id,
+            "name": self.name,
+            "thumbprint": self.thumbprint,
+            "bits": self.bits,
+            "publicKeyPem": self.public_key_pem,
+            "createdAt": self.created_at,
+        }
+
+
+@dataclass(frozen=True)
+class FeedKey:
+    """A feed: an event source (``object_type`` None) or an object type and id."""
+
+    source_id: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The feed's name: the path after ``/get/``, and the claim a bearer token needs."""
+        return self.source_id if self.object_type is None else f"{self.object_type}/{self.object_id}"  # type: ignore[return-value]
+
+    def where(self) -> tuple[str, list[Any]]:
+        """The SQL condition selecting this feed's events."""
+        if self.object_type is None:
+            return "source_id = ?", [self.source_id]
+        return "object_type = ? AND object_id = ?", [self.object_type, self.object_id]
+
+
+def _client(row: Any) -> ClientKey:
+    return ClientKey(
+        row["client_id"], row["name"], row["public_key_pem"], row["thumbprint"], row["bits"], row["created_at"]
+    )
+
+
+class TenDukeStore:
+    """Everything the 10Duke mock remembers, in the shared :class:`Database`."""
+
+    def __init__(self, db: Database, clock: Callable[[], float]) -> None:
+        self.db = db
+        self.clock = clock
+        db.migrate(SCHEMA)
+        self._parsed: dict[str, rsa.RSAPublicKey] = {}
+        self._parsed_lock = threading.Lock()
+
+    # clients ----------------------------------------------------------------------------------
+    def register_client(self, public_key_pem: str, name: str | None = None) -> ClientKey | None:
+        """Register an RSA public key (>= 2048 bits, else CryptoError); None if already registered."""
+        key = jws.load_rsa_public_key(public_key_pem)
+        record = ClientKey(
+            client_id=str(uuid.uuid4()),
+            name=name,
+            public_key_pem=public_key_pem.strip() + "\n",
+            thumbprint=jws.thumbprint(key),
+            bits=key.key_size,
+            created_at=datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds"),
+        )
+        with self.db.transaction() as tx:
+            if tx.execute("SELECT 1 FROM tenduke_clients WHERE thumbprint = ?", (record.thumbprint,)).fetchone():
+                return None
+            tx.execute(
+                "INSERT INTO tenduke_clients VALUES (?, ?, ?, ?, ?, ?)",
+                (record.client_id, name, record.public_key_pem, record.thumbprint, record.bits, record.created_at),
+            )
+        return record
+
+    def clients(self) -> list[ClientKey]:
+        """All registered clients, oldest first."""
+        return [_client(r) for r in self.db.query("SELECT * FROM tenduke_clients ORDER BY created_at, rowid")]
+
+    def client(self, client_id: str) -> ClientKey | None:
+        """One client by id."""
+        rows = self.db.query("SELECT * FROM tenduke_clients WHERE client_id = ?", (client_id,))
+        return _client(rows[0]) if rows else None
+
+    def delete_client(self, client_id: str) -> bool:
+        """Forget a client key; False if there was none."""
+        with self.db.transaction() as tx:
+            return tx.execute("DELETE FROM tenduke_clients WHERE client_id = ?", (client_id,)).rowcount > 0
+
+    def key_ring(self) -> list[tuple[str, rsa.RSAPublicKey]]:
+        """(key id, key) of every client; a key answers to its client id and its thumbprint as ``kid``.
+
+        Parsed keys are cached; the list of clients is read each time so that every process sees
+        registrations made by the others.
+        """
+        ring = []
+        for row in self.db.query("SELECT client_id, thumbprint, public_key_pem FROM tenduke_clients"):
+            with self._parsed_lock:
+                key = self._parsed.get(row["client_id"])
+                if key is None:
+                    key = self._parsed[row["client_id"]] = jws.load_rsa_public_key(row["public_key_pem"])
+            ring.append((row["thumbprint"], key))
+            ring.append((row["client_id"], key))
+        return ring
+
+    # events -----------------------------------------------------------------------------------
+    def put_events(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Store events atomically; stamp ``eventId`` when absent and a unique, increasing ``eventReceived``."""
+        stored = []
+        with self.db.transaction() as tx:
+            last = tx.execute("SELECT MAX(received) FROM tenduke_events").fetchone()[0] or 0
+            now_ns = int(self.clock() * 1_000_000_000)
+            for event in events:
+                last = max(now_ns, last + 1)
+                record = {**event, "eventReceived": last}
+                record.setdefault("eventId", str(uuid.uuid4()))
+                tx.execute(
+                    "INSERT INTO tenduke_events VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        last, record["eventId"], record.get("eventSourceId"), record.get("eventType"),
+                        record.get("eventObjectType"), record.get("eventObjectId"),
+                        json.dumps(record, separators=(",", ":")),
+                    ),
+                )  # fmt: skip
+                stored.append(record)
+        return stored
+
+    def page(
+        self, feed: FeedKey, *, after: int | None, before: int | None, limit: int, newest: bool
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` events of ``feed`` strictly between ``after`` and ``before``, oldest first.
+
+        The oldest such events, or with ``newest`` the newest ones.
+        """
+        where, params = feed.where()
+        if after is not None:
+            where += " AND received > ?"
+            params.append(after)
+        if before is not None:
+            where += " AND received < ?"
+            params.append(before)
+        order = "DESC" if newest else "ASC"
+        rows = self.db.query(
+            f"SELECT body FROM tenduke_events WHERE {where} ORDER BY received {order} LIMIT ?", [*params, limit]
+        )
+        events = [json.loads(r["body"]) for r in rows]
+        return events[::-1] if newest else events
+
+    def has_events(self, feed: FeedKey, *, after: int | None = None, before: int | None = None) -> bool:
+        """Whether ``feed`` holds an event strictly after ``after`` / before ``before``."""
+        where, params = feed.where()
+        if after is not None:
+            where += " AND received > ?"
+            params.append(after)
+        if before is not None:
+            where += " AND received < ?"
+            params.append(before)
+        return bool(self.db.query(f"SELECT 1 FROM tenduke_events WHERE {where} LIMIT 1", params))
+
+    def events(
+        self, source_id: str | None = None, event_type: str | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """The newest ``limit`` stored events matching the filters, newest last."""
+        where, params = ["1 = 1"], []
+        for column, value in (("source_id", source_id), ("event_type", event_type)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        rows = self.db.query(
+            f"SELECT body FROM tenduke_events WHERE {' AND '.join(where)} ORDER BY received DESC LIMIT ?",
+            [*params, limit],
+        )
+        return [json.loads(r["body"]) for r in reversed(rows)]
+
+    def reset(self, everything: bool = False) -> None:
+        """Forget events; with ``everything``, also the client keys."""
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM tenduke_events")
+            if everything:
+                tx.execute("DELETE FROM tenduke_clients")
+        if everything:
+            with self._parsed_lock:
+                self._parsed.clear()
