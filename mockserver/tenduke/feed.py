@@ -8,7 +8,9 @@ from urllib.parse import quote
 
 from mockserver.tenduke.store import FeedKey, TenDukeStore
 
-__all__ = ["FeedPage", "feed_path", "read_page"]
+__all__ = ["MAX_CURSOR", "FeedPage", "feed_path", "read_page"]
+
+MAX_CURSOR = 2**63 - 1  # cursors are SQLite INTEGERs (int64), as the spec's format says
 
 
 def feed_path(feed: FeedKey) -> str:
@@ -70,13 +72,14 @@ def read_page(
         older_cursor, newer_cursor = events[0]["eventReceived"], events[-1]["eventReceived"]
     else:
         newer_cursor = after if after is not None else (before - 1 if before is not None else 0)
-        older_cursor = before if before is not None else newer_cursor + 1
+        older_cursor = before if before is not None else min(newer_cursor + 1, MAX_CURSOR)
+        newer_cursor = max(newer_cursor, 0)
     return FeedPage(
         feed=feed,
         uri=uri,
         events=events,
         older_cursor=older_cursor,
-        newer_cursor=max(newer_cursor, 0),
+        newer_cursor=newer_cursor,
         has_older=store.has_events(feed, before=older_cursor),
         has_newer=store.has_events(feed, after=newer_cursor),
     )
