@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, abort, g, jsonify, request
+from flask import Flask, Response, abort, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from mockserver import backend as backend_module
 from mockserver.admin import routes as admin_routes
-from mockserver.errors import ApiError
+from mockserver.errors import ApiError, PayloadTooLarge
 from mockserver.journal import JournalEntry
 from mockserver.kosmos import errors as kosmos_errors
 from mockserver.kosmos import routes as kosmos_routes
@@ -57,11 +57,13 @@ def _handle_api_error(exc: ApiError) -> Response:
 
 def _handle_http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
-    message = {
+    messages = {
         404: f"no route for {request.method} {request.path}",
         405: f"{request.method} is not allowed on {request.path}",
-    }.get(status, exc.description or HTTPStatus(status).phrase)
-    return _render(status, message)
+        413: f"request body is larger than the limit of {current_app.config['MAX_CONTENT_LENGTH']} bytes",
+    }
+    codes = {413: PayloadTooLarge.code}
+    return _render(status, messages.get(status, exc.description or HTTPStatus(status).phrase), codes.get(status))
 
 
 def _handle_unexpected(exc: Exception) -> Response:

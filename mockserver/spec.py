@@ -270,6 +270,8 @@ def _describe(error: ValidationError, where: str) -> str:
     error = _closest_branch_error(error)
     path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
     message = error.message
+    if error.validator == "pattern" and isinstance(error.schema, dict) and error.schema.get("description"):
+        message = f"does not match the expected form: {error.schema['description']}"
     if len(message) > MAX_MESSAGE:
         message = message[:MAX_MESSAGE] + "..."
     return f"{where}{path}: {message}"

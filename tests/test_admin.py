@@ -115,3 +115,57 @@ def test_admin_can_be_switched_off(clock: Clock) -> None:
     assert response.status_code == 404
     assert response.json["error"] == "not_found"
     assert client.get("/events/healthz").status_code == 200
+
+
+# --- 10Duke clients ---------------------------------------------------------------------------
+
+
+def test_register_list_get_delete_tenduke_client(client: FlaskClient) -> None:
+    from eventclient import jws
+    from tests.conftest import rsa_pair
+
+    pair = rsa_pair()
+    created = client.post("/__admin/tenduke/clients", json={"publicKeyPem": pair.public_pem, "name": "billing"})
+    assert created.status_code == 201
+    record = created.json
+    assert record["name"] == "billing"
+    assert record["bits"] == 2048
+    assert record["thumbprint"] == jws.thumbprint(jws.load_rsa_public_key(pair.public_pem))
+    assert client.get("/__admin/tenduke/clients").json == [record]
+    assert client.get(f"/__admin/tenduke/clients/{record['clientId']}").json == record
+    again = client.post("/__admin/tenduke/clients", json={"publicKeyPem": pair.public_pem})
+    assert again.status_code == 409
+    assert client.delete(f"/__admin/tenduke/clients/{record['clientId']}").status_code == 204
+    assert client.get(f"/__admin/tenduke/clients/{record['clientId']}").status_code == 404
+    assert client.delete(f"/__admin/tenduke/clients/{record['clientId']}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"publicKeyPem": "not a pem"}, "not a PEM public key"),
+        ({}, "'publicKeyPem' is a required property"),
+        ({"publicKeyPem": "x", "extra": 1}, "Additional properties"),
+    ],
+)
+def test_tenduke_client_input_is_validated(client: FlaskClient, body: dict[str, Any], message: str) -> None:
+    response = client.post("/__admin/tenduke/clients", json=body)
+    assert response.status_code == 400
+    assert message in response.json["message"]
+    assert client.get("/__admin/tenduke/clients").json == []
+
+
+def test_tenduke_events_in_admin_and_reset(client: FlaskClient, clock: Clock) -> None:
+    from tests.conftest import TenDukeSigner, tenduke_events
+
+    signer = TenDukeSigner(client, clock)
+    body = [{"eventSourceId": s, "eventType": t} for s, t in [("a", "x"), ("b", "x"), ("a", "y")]]
+    assert signer.put(body).status_code == 200
+    assert len(tenduke_events(client)) == 3
+    assert [e["eventType"] for e in tenduke_events(client, eventSourceId="a")] == ["x", "y"]
+    assert len(tenduke_events(client, eventType="x")) == 2
+    client.post("/__admin/reset")
+    assert tenduke_events(client) == []
+    assert len(client.get("/__admin/tenduke/clients").json) == 1
+    client.post("/__admin/reset?all=true")
+    assert client.get("/__admin/tenduke/clients").json == []

@@ -122,6 +122,34 @@ def test_seed_file_gives_fixed_credentials(tmp_path: Path) -> None:
         assert len(call("GET", f"{base}/__admin/licenses")[1]) == 2
 
 
+def test_seed_registers_tenduke_clients(tmp_path: Path) -> None:
+    from eventclient import jws
+    from tests.conftest import rsa_pair
+
+    pem = rsa_pair().public_pem
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"tendukeClients": [{"publicKeyPem": pem, "name": "billing"}]}))
+    with serving("--db", str(tmp_path / "c.sqlite"), "--seed", str(seed)) as (base, banner):
+        assert "10Duke client billing registered" in banner
+        [client] = call("GET", f"{base}/__admin/tenduke/clients")[1]
+        assert client["thumbprint"] == jws.thumbprint(jws.load_rsa_public_key(pem))
+        token = jws.sign_jws({"eventSourceId": "s", "eventType": "t"}, rsa_pair().private_pem)
+        request = urllib.request.Request(
+            f"{base}/put", data=token.encode(), method="POST", headers={"Content-Type": "application/jose"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+
+
+def test_seed_with_weak_tenduke_key_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from eventclient import jws
+
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"tendukeClients": [{"publicKeyPem": jws.generate_rsa_keypair(1024).public_pem}]}))
+    assert main(["serve", "--db", ":memory:", "--seed", str(seed)]) == 2
+    assert "1024 bits" in capsys.readouterr().err
+
+
 def test_seed_file_json_is_accepted(tmp_path: Path) -> None:
     seed = tmp_path / "seed.json"
     seed.write_text(json.dumps({"licenses": [{"licenseKey": "json-key-0001", "authLevel": "service"}]}))
@@ -171,6 +199,21 @@ def test_keys_kosmos_prints_a_working_pair(capsys: pytest.CaptureFixture[str]) -
     pair = json.loads(capsys.readouterr().out)
     private = kosmos_crypto.load_private_key(pair["privateKey"])
     assert kosmos_crypto.encode_public_key(private.public_key()) == pair["publicKey"]
+
+
+def test_keys_tenduke_prints_a_pem_pair(capsys: pytest.CaptureFixture[str]) -> None:
+    from eventclient import jws
+
+    assert main(["keys", "tenduke", "--json"]) == 0
+    pair = json.loads(capsys.readouterr().out)
+    token = jws.sign_jws({"a": 1}, pair["privateKeyPem"])
+    assert jws.verify_jws(token, [("k", jws.load_rsa_public_key(pair["publicKeyPem"]))]).payload == b'{"a":1}'
+    assert main(["keys", "tenduke"]) == 0
+    out = capsys.readouterr().out
+    assert "BEGIN PRIVATE KEY" in out
+    assert "BEGIN PUBLIC KEY" in out
+    assert main(["keys", "tenduke", "--bits", "1024"]) == 2
+    assert "at least 2048" in capsys.readouterr().err
 
 
 def test_help_explains(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,15 +14,21 @@ ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 
 
-def test_readme_python_example_runs(tmp_path: Path) -> None:
-    [code] = re.findall(r"```python\n(.*?)```", README, re.S)
-    with serving("--db", str(tmp_path / "r.sqlite")) as (base, banner):
+def run_example(code: str, db: Path) -> str:
+    with serving("--db", str(db)) as (base, banner):
         license_key = re.search(r"development license: (\S+)", banner).group(1)
         env = {**os.environ, "EVENTDOUBLE_URL": base, "EVENTDOUBLE_LICENSE": license_key}
         result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "'total': 1" in result.stdout
-    assert result.stdout.strip().endswith("ann")
+    return result.stdout.strip()
+
+
+def test_readme_python_examples_run(tmp_path: Path) -> None:
+    kosmos, tenduke = re.findall(r"```python\n(.*?)```", README, re.S)
+    out = run_example(kosmos, tmp_path / "kosmos.sqlite")
+    assert "'total': 1" in out
+    assert out.endswith("ann")
+    assert run_example(tenduke, tmp_path / "tenduke.sqlite") == "[('login', True), ('logout', True)]"
 
 
 def test_ci_runs_the_readme_test_command() -> None:

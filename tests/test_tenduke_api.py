@@ -220,6 +220,10 @@ def test_not_a_compact_jws(client: FlaskClient, tenduke: TenDukeSigner, body: st
     assert tenduke_events(client) == []
 
 
+def test_not_a_jws_says_what_is_expected(client: FlaskClient) -> None:
+    assert_error(post_jose(client, "a.b.c.d"), 400, message_part="three base64url parts joined by dots")
+
+
 def test_broken_base64_in_header_part(client: FlaskClient, tenduke: TenDukeSigner) -> None:
     _, payload, signature = jws.sign_jws(event(), tenduke.pair.private_pem).split(".")
     assert_error(post_jose(client, f"eyJhbGciOiJSUzI1NiJ9x.{payload}.{signature}"), 400)
@@ -234,7 +238,7 @@ def test_wrong_content_type(client: FlaskClient, tenduke: TenDukeSigner) -> None
 
 @pytest.mark.parametrize("size", [1024 * 1024 + 1, 10 * 1024 * 1024])
 def test_body_too_large(client: FlaskClient, tenduke: TenDukeSigner, size: int) -> None:
-    assert_error(post_jose(client, "e" * size), 413)
+    assert_error(post_jose(client, "e" * size), 413, "payload_too_large", "larger than the limit of 1048576 bytes")
     assert tenduke_events(client) == []
 
 
