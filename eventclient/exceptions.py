@@ -1,14 +1,19 @@
-"""Exceptions raised by the crypto modules; all derive from :class:`CryptoError`."""
+"""Exceptions of eventclient: :class:`CryptoError` for crypto, :class:`ClientError` for the API clients."""
 
 __all__ = [
     "AlgorithmNotAllowed",
+    "ApiError",
+    "ClientError",
     "CryptoError",
     "DecryptionFailed",
     "InvalidKeyEncoding",
     "JwsError",
     "KeyTooWeak",
+    "KosmosApiError",
     "MalformedJws",
+    "ServiceUnreachable",
     "SignatureInvalid",
+    "TenDukeApiError",
     "TokenExpired",
 ]
 
@@ -47,3 +52,30 @@ class KeyTooWeak(JwsError):
 
 class TokenExpired(JwsError):
     """A bearer token past its ``exp`` or before its ``nbf``, or without ``exp``."""
+
+
+class ClientError(Exception):
+    """Root of what the API clients raise (crypto problems raise :class:`CryptoError`)."""
+
+
+class ServiceUnreachable(ClientError):
+    """The base URL does not answer (wrong host or port, server down, timeout)."""
+
+
+class ApiError(ClientError):
+    """The server refused the request; carries its status and its message."""
+
+    def __init__(self, status: int, error: str, message: str, body: object = None) -> None:
+        super().__init__(f"{status} {error}: {message}")
+        self.status = status
+        self.error = error
+        self.message = message
+        self.body = body
+
+
+class KosmosApiError(ApiError):
+    """A 1Kosmos refusal (``{"statusCode", "error", "message"}``)."""
+
+
+class TenDukeApiError(ApiError):
+    """A 10Duke refusal (``{"error", "message"}``)."""

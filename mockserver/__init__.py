@@ -1,7 +1,8 @@
-"""eventdouble's mock server: the 1Kosmos Events API (and, later, 10Duke) with real crypto."""
+"""eventdouble's mock server: the 1Kosmos Events and 10Duke Event Data APIs, with real crypto."""
 
 from mockserver.app import create_app
 from mockserver.backend import Backend
+from mockserver.inprocess import MockServer
 from mockserver.settings import Settings
 
-__all__ = ["Backend", "Settings", "create_app"]
+__all__ = ["Backend", "MockServer", "Settings", "create_app"]

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from eventclient import jws, kosmos_crypto
+from mockserver.cli_client import add_client_commands
 
 __all__ = ["main"]
 
@@ -123,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--bits", type=int, default=2048, help="tenduke: RSA key size (default: %(default)s)")
     keys.add_argument("--json", action="store_true", help="print JSON")
     keys.set_defaults(run=_keys)
+
+    add_client_commands(commands)
     return parser
 
 

@@ -1,0 +1,119 @@
+"""Run the real mock in a background thread on a free loopback port: notebooks, tests, scripts.
+
+with MockServer() as srv:
+    license_key = srv.create_license()["licenseKey"]
+    ... point a client at srv.url ...
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from mockserver.app import create_app
+from mockserver.backend import EXTENSION, Backend
+from mockserver.spec import load_spec
+
+__all__ = ["MockServer"]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No request log lines in notebooks and test output; the journal has them."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class MockServer:
+    """The mock app served on ``host:port`` (port 0: a free one) until :meth:`stop`."""
+
+    def __init__(
+        self, db: str = ":memory:", *, host: str = "127.0.0.1", port: int = 0, config: Mapping[str, Any] | None = None
+    ) -> None:
+        self.app = create_app({"DATABASE": db, **(config or {})})
+        self.backend: Backend = self.app.extensions[EXTENSION]
+        self._host, self._port = host, port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # lifecycle --------------------------------------------------------------------------------
+    def start(self) -> MockServer:
+        """Bind the port and serve in a daemon thread; requests are accepted once this returns."""
+        if self._server is not None:
+            return self
+        self._server = make_server(self._host, self._port, self.app, threaded=True, request_handler=_QuietHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="eventdouble-mock", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, free the port and close the database."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = self._thread = None
+        self.backend.db.close()
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # where ------------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:53211`` (10Duke clients use it as is)."""
+        if self._server is None:
+            raise RuntimeError("the MockServer is not running; use `with MockServer() as srv:` or srv.start()")
+        return f"http://{self._host}:{self._server.server_port}"
+
+    @property
+    def kosmos_url(self) -> str:
+        """The 1Kosmos Events API base URL (``<url>/events``)."""
+        return f"{self.url}/events"
+
+    # state ------------------------------------------------------------------------------------
+    def create_license(self, auth_level: str = "system", **fields: Any) -> dict[str, Any]:
+        """Create a 1Kosmos license (fields as in the admin API: tenantId, licenseKey, ...)."""
+        body = {"authLevel": auth_level, **fields}
+        load_spec("admin").check("/components/schemas/LicenseInput", body, "license")
+        record = self.backend.kosmos.create_license(body)
+        if record is None:
+            raise ValueError(f"a license with key {fields.get('licenseKey')!r} exists")
+        return record.as_json()
+
+    def register_tenduke_client(self, public_key_pem: str, name: str | None = None) -> dict[str, Any]:
+        """Register a 10Duke client public key (RSA, >= 2048 bits); returns its record."""
+        record = self.backend.tenduke.register_client(public_key_pem, name)
+        if record is None:
+            raise ValueError("this public key is already registered")
+        return record.as_json()
+
+    def events(self, api: str = "kosmos", limit: int = 100000, **filters: str) -> list[dict[str, Any]]:
+        """Stored events, oldest first.
+
+        Filters: kosmos ``tenant_id``, ``community_id``, ``event_name``; tenduke ``source_id``, ``event_type``.
+        """
+        if api == "kosmos":
+            return self.backend.kosmos.events(limit=limit, **filters)
+        if api == "tenduke":
+            return self.backend.tenduke.events(limit=limit, **filters)
+        raise ValueError("api must be 'kosmos' or 'tenduke'")
+
+    def journal(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Recent requests with the reason for each refusal."""
+        return self.backend.journal.entries(limit)
+
+    def reset(self, everything: bool = False) -> None:
+        """Forget events and the journal; with ``everything``, also credentials and keys."""
+        self.backend.reset(everything)

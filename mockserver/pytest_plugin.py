@@ -1,0 +1,27 @@
+"""pytest fixtures for projects that test against the mock (installed as the ``eventdouble`` plugin).
+
+* ``eventdouble_server``: one :class:`MockServer` for the session;
+* ``eventdouble``: the same server, reset (events, journal, credentials) before each test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from mockserver.inprocess import MockServer
+
+
+@pytest.fixture(scope="session")
+def eventdouble_server() -> Iterator[MockServer]:
+    """A mock on a free loopback port for the whole session (in-memory database)."""
+    with MockServer() as server:
+        yield server
+
+
+@pytest.fixture
+def eventdouble(eventdouble_server: MockServer) -> MockServer:
+    """The session's mock with a clean state: no events, licenses or client keys."""
+    eventdouble_server.reset(everything=True)
+    return eventdouble_server
