@@ -199,3 +199,17 @@ def test_plugin_fixture_gives_a_clean_server(eventdouble: MockServer) -> None:
 
 def test_plugin_fixture_resets_between_tests(eventdouble: MockServer) -> None:
     assert eventdouble.backend.kosmos.licenses() == []
+
+
+def test_table_renders_html_and_text() -> None:
+    from eventclient.table import Table
+
+    table = Table([{"a": 1, "b": "<x>"}, {"a": 2, "c": {"k": "v" * 50}}], width=10)
+    assert table.columns == ["a", "b", "c"]
+    html_text = table._repr_html_()
+    assert "<th>a</th>" in html_text
+    assert "&lt;x&gt;" in html_text
+    assert "2 row(s)" in html_text
+    text = repr(table).splitlines()
+    assert text[0].split() == ["a", "b", "c"]
+    assert text[2].endswith("…")

@@ -24,7 +24,8 @@ def run_example(code: str, db: Path) -> str:
 
 
 def test_readme_python_examples_run(tmp_path: Path) -> None:
-    kosmos, tenduke = re.findall(r"```python\n(.*?)```", README, re.S)
+    runnable = [b for b in re.findall(r"```python\n(.*?)```", README, re.S) if "EVENTDOUBLE_URL" in b]
+    kosmos, tenduke = runnable
     out = run_example(kosmos, tmp_path / "kosmos.sqlite")
     assert "'total': 1" in out
     assert out.endswith("ann")

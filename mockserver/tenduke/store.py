@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -145,7 +146,8 @@ class TenDukeStore:
         stored = []
         with self.db.transaction() as tx:
             last = tx.execute("SELECT MAX(received) FROM tenduke_events").fetchone()[0] or 0
-            now_ns = int(self.clock() * 1_000_000_000)
+            # the real clock in whole nanoseconds; an injected one (tests) in float seconds
+            now_ns = time.time_ns() if self.clock is time.time else int(self.clock() * 1_000_000_000)
             for event in events:
                 last = max(now_ns, last + 1)
                 record = {**event, "eventReceived": last}
