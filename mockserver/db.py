@@ -12,7 +12,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Database"]
+__all__ = ["Database", "equality_filters"]
+
+
+def equality_filters(pairs: Sequence[tuple[str, Any]]) -> tuple[str, list[Any]]:
+    """A WHERE clause of ``column = ?`` for each pair whose value is not None (``1 = 1`` if none)."""
+    used = [(column, value) for column, value in pairs if value is not None]
+    clause = " AND ".join(f"{column} = ?" for column, _ in used) or "1 = 1"
+    return clause, [value for _, value in used]
 
 
 class Database:

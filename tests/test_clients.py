@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -14,16 +13,10 @@ from mockserver import MockServer
 from tests.conftest import rsa_pair
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[MockServer]:
-    with MockServer() as srv:
-        yield srv
-
-
 @pytest.fixture
-def srv(server: MockServer) -> MockServer:
-    server.reset(everything=True)
-    return server
+def srv(eventdouble: MockServer) -> MockServer:
+    """The pytest plugin's fixture: a session-wide mock, reset before each test."""
+    return eventdouble
 
 
 # --- KosmosClient ---------------------------------------------------------------------------------

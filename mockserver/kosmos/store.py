@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventclient import kosmos_crypto
-from mockserver.db import Database
+from mockserver.db import Database, equality_filters
 
 __all__ = ["AUTH_LEVELS", "EventPage", "KosmosStore", "License", "ServiceKey"]
 
@@ -291,13 +291,11 @@ class KosmosStore:
         limit: int = 1000,
     ) -> list[dict[str, Any]]:
         """The newest ``limit`` stored events matching the filters, newest last."""
-        where, params = ["1 = 1"], []
-        for column, value in (("tenant_id", tenant_id), ("community_id", community_id), ("event_name", event_name)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
+        where, params = equality_filters(
+            [("tenant_id", tenant_id), ("community_id", community_id), ("event_name", event_name)]
+        )
         rows = self.db.query(
-            f"SELECT body FROM kosmos_events WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+            f"SELECT body FROM kosmos_events WHERE {where} ORDER BY id DESC LIMIT ?",
             [*params, limit],
         )
         return [json.loads(r["body"]) for r in reversed(rows)]

@@ -14,7 +14,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from eventclient import jws
-from mockserver.db import Database
+from mockserver.db import Database, equality_filters
 
 __all__ = ["ClientKey", "FeedKey", "TenDukeStore"]
 
@@ -71,6 +71,18 @@ class FeedKey:
         if self.object_type is None:
             return "source_id = ?", [self.source_id]
         return "object_type = ? AND object_id = ?", [self.object_type, self.object_id]
+
+
+def _window(feed: FeedKey, after: int | None, before: int | None) -> tuple[str, list[Any]]:
+    """The SQL condition for ``feed``'s events strictly between ``after`` and ``before``."""
+    where, params = feed.where()
+    if after is not None:
+        where += " AND received > ?"
+        params.append(after)
+    if before is not None:
+        where += " AND received < ?"
+        params.append(before)
+    return where, params
 
 
 def _client(row: Any) -> ClientKey:
@@ -170,13 +182,7 @@ class TenDukeStore:
 
         The oldest such events, or with ``newest`` the newest ones.
         """
-        where, params = feed.where()
-        if after is not None:
-            where += " AND received > ?"
-            params.append(after)
-        if before is not None:
-            where += " AND received < ?"
-            params.append(before)
+        where, params = _window(feed, after, before)
         order = "DESC" if newest else "ASC"
         rows = self.db.query(
             f"SELECT body FROM tenduke_events WHERE {where} ORDER BY received {order} LIMIT ?", [*params, limit]
@@ -186,26 +192,16 @@ class TenDukeStore:
 
     def has_events(self, feed: FeedKey, *, after: int | None = None, before: int | None = None) -> bool:
         """Whether ``feed`` holds an event strictly after ``after`` / before ``before``."""
-        where, params = feed.where()
-        if after is not None:
-            where += " AND received > ?"
-            params.append(after)
-        if before is not None:
-            where += " AND received < ?"
-            params.append(before)
+        where, params = _window(feed, after, before)
         return bool(self.db.query(f"SELECT 1 FROM tenduke_events WHERE {where} LIMIT 1", params))
 
     def events(
         self, source_id: str | None = None, event_type: str | None = None, limit: int = 1000
     ) -> list[dict[str, Any]]:
         """The newest ``limit`` stored events matching the filters, newest last."""
-        where, params = ["1 = 1"], []
-        for column, value in (("source_id", source_id), ("event_type", event_type)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
+        where, params = equality_filters([("source_id", source_id), ("event_type", event_type)])
         rows = self.db.query(
-            f"SELECT body FROM tenduke_events WHERE {' AND '.join(where)} ORDER BY received DESC LIMIT ?",
+            f"SELECT body FROM tenduke_events WHERE {where} ORDER BY received DESC LIMIT ?",
             [*params, limit],
         )
         return [json.loads(r["body"]) for r in reversed(rows)]
