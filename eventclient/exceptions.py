@@ -15,6 +15,7 @@ __all__ = [
     "SignatureInvalid",
     "TenDukeApiError",
     "TokenExpired",
+    "UnexpectedResponse",
 ]
 
 
@@ -60,6 +61,10 @@ class ClientError(Exception):
 
 class ServiceUnreachable(ClientError):
     """The base URL does not answer (wrong host or port, server down, timeout)."""
+
+
+class UnexpectedResponse(ClientError):
+    """The server answered, but not in the API's format (e.g. 200 without the expected body)."""
 
 
 class ApiError(ClientError):

@@ -11,7 +11,7 @@ import httpx
 
 from eventclient import kosmos_crypto
 from eventclient._http import HttpSession
-from eventclient.exceptions import CryptoError, KosmosApiError
+from eventclient.exceptions import CryptoError, KosmosApiError, UnexpectedResponse
 
 __all__ = ["KosmosClient"]
 
@@ -95,7 +95,12 @@ class KosmosClient:
         response = self.http.request(method, url, headers=headers, **kwargs)
         if not response.content:
             return None
-        body = response.json()
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise UnexpectedResponse(
+                f"{method} {url} answered {response.status_code} with a body that is not JSON"
+            ) from exc
         return self._open(body) if auth else body
 
     def _open(self, body: Any) -> Any:
@@ -115,7 +120,10 @@ class KosmosClient:
 
     def public_key(self) -> str:
         """``GET /publickeys``: the service public key."""
-        return str(self._call("GET", f"{self.base_url}/publickeys")["publicKey"])
+        body = self._call("GET", f"{self.base_url}/publickeys")
+        if not isinstance(body, dict) or not isinstance(body.get("publicKey"), str):
+            raise UnexpectedResponse(f"GET {self.base_url}/publickeys answered {str(body)[:100]!r}, not a publicKey")
+        return str(body["publicKey"])
 
     def environment(self) -> dict[str, Any]:
         """``GET /environment``, with the plain license key."""

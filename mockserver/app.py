@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from mockserver import backend as backend_module
 from mockserver.admin import routes as admin_routes
 from mockserver.errors import ApiError, PayloadTooLarge
+from mockserver.faults import validate_faults
 from mockserver.journal import JournalEntry
 from mockserver.kosmos import errors as kosmos_errors
 from mockserver.kosmos import routes as kosmos_routes
@@ -99,6 +100,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("EVENTDOUBLE")
     if config:
         app.config.from_mapping(config)
+    validate_faults(app.config["FAULTS"])
     backend_module.init_app(app)
 
     app.register_blueprint(kosmos_routes.create_blueprint())

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from conformance.cli import add_conform_command
 from eventclient import jws, kosmos_crypto
 from mockserver.cli_client import add_client_commands
 
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys.set_defaults(run=_keys)
 
     add_client_commands(commands)
+    add_conform_command(commands)
     return parser
 
 

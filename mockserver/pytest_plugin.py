@@ -25,3 +25,17 @@ def eventdouble(eventdouble_server: MockServer) -> MockServer:
     """The session's mock with a clean state: no events, licenses or client keys."""
     eventdouble_server.reset(everything=True)
     return eventdouble_server
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Options of the conformance suite: ``pytest --pyargs conformance --target-url URL ...``."""
+    group = parser.getgroup("eventdouble conformance")
+    group.addoption("--target-url", help="server under test (or --against-mock)")
+    group.addoption("--against-mock", action="store_true", help="test an in-process, provisioned mock")
+    group.addoption("--kosmos-license")
+    group.addoption("--tenant")
+    group.addoption("--community")
+    group.addoption("--kosmos-scoped-license", action="store_true")
+    group.addoption("--kosmos-disabled-license")
+    group.addoption("--tenduke-key", help="PEM file of a registered client's private key")
+    group.addoption("--feed")

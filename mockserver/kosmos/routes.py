@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -10,6 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from eventclient import kosmos_crypto
 from eventclient.exceptions import CryptoError
 from mockserver.backend import current_backend
+from mockserver.faults import fault
 from mockserver.kosmos.auth import Caller, verify_caller
 from mockserver.kosmos.errors import KosmosError, LicenseForbidden, LicenseInvalid, ServiceKeyNotFound
 from mockserver.kosmos.events import build_event, open_event_data, parse_event_time
@@ -23,17 +25,23 @@ BUILD_TIME = 1763856000  # epoch seconds of this build; the "dob" part of health
 def _authenticate(tenant_id: str | None = None, community_id: str | None = None) -> Caller:
     """Verify the three headers, then the license's right to this operation."""
     backend = current_backend()
+    if fault("server_error_on_malformed_header") and not re.fullmatch(
+        r"[A-Za-z0-9+/=]*", request.headers["licensekey"]
+    ):
+        raise RuntimeError("deliberate fault: server_error_on_malformed_header")
     caller = verify_caller(
         request.headers,
         backend.kosmos,
         now=backend.clock(),
-        window=float(current_app.config["ALLOWED_TIME_SPAN"]),
-        replay_protection=bool(current_app.config["REPLAY_PROTECTION"]),
+        window=1e12 if fault("accept_stale_request_ids") else float(current_app.config["ALLOWED_TIME_SPAN"]),
+        replay_protection=bool(current_app.config["REPLAY_PROTECTION"]) and not fault("accept_replays"),
         max_header=int(current_app.config["MAX_HEADER_LENGTH"]),
+        license_check=not fault("skip_license_check"),
     )
     _, op = current_operation()
-    why = caller.license.allows(op.extension("x-required-auth-level", "community"), tenant_id, community_id)
-    if why:
+    level = op.extension("x-required-auth-level", "community")
+    why = caller.license.allows(level, tenant_id, community_id)
+    if why and not (fault("ignore_tenant") and level != "system"):
         raise LicenseForbidden(why)
     return caller
 
@@ -130,7 +138,8 @@ def create_event(tenantId: str, communityId: str, eventName: str) -> Response:  
     caller = _authenticate(tenantId, communityId)
     spec, _ = current_operation()
     data = open_event_data(validated().body["data"], caller.shared_key)
-    spec.check("/components/schemas/EventData", data, "data")
+    if not fault("accept_event_without_type"):
+        spec.check("/components/schemas/EventData", data, "data")
     backend = current_backend()
     event = build_event(
         data,

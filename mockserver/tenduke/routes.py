@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 from typing import Any
 
+import jwt
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from eventclient import jws
-from eventclient.exceptions import CryptoError, MalformedJws
+from eventclient.exceptions import CryptoError, MalformedJws, SignatureInvalid
 from mockserver.backend import current_backend
 from mockserver.errors import RequestValidationError
+from mockserver.faults import fault
 from mockserver.routing import current_operation, spec_blueprint, validated
 from mockserver.tenduke.errors import FeedForbidden, InvalidEvent, InvalidJws, InvalidToken, TooManyEvents
 from mockserver.tenduke.feed import read_page
@@ -37,42 +42,72 @@ def _events_of(payload: bytes) -> list[dict[str, Any]]:
     return events
 
 
+def _faulty_payload(token: str, exc: CryptoError) -> bytes | None:
+    """The payload a deliberately faulty mock accepts despite ``exc`` (mockserver/faults.py), or None."""
+    header = jwt.get_unverified_header(token)
+    payload = base64.urlsafe_b64decode(token.split(".")[1] + "==")
+    if fault("accept_alg_none") and str(header.get("alg")).lower() == "none":
+        return payload
+    if fault("accept_any_rsa_key") and isinstance(exc, SignatureInvalid):
+        return payload
+    if fault("verify_hs256") and header.get("alg") == "HS256":
+        signing_input, signature = token.rsplit(".", 1)
+        for client in current_backend().tenduke.clients():
+            mac = hmac.new(client.public_key_pem.encode(), signing_input.encode(), hashlib.sha256).digest()
+            if hmac.compare_digest(base64.urlsafe_b64encode(mac).rstrip(b"=").decode(), signature):
+                return payload
+    return None
+
+
 def put_events() -> Response:
     backend = current_backend()
+    token = validated().body
     try:
-        verified = jws.verify_jws(validated().body, backend.tenduke.key_ring())
+        payload = jws.verify_jws(token, backend.tenduke.key_ring()).payload
     except MalformedJws as exc:
         raise InvalidEvent(str(exc)) from exc
     except CryptoError as exc:
-        raise InvalidJws(str(exc)) from exc
-    backend.tenduke.put_events(_events_of(verified.payload))
+        faulty = _faulty_payload(token, exc) if current_app.config["FAULTS"] else None
+        if faulty is None:
+            raise InvalidJws(str(exc)) from exc
+        payload = faulty
+    backend.tenduke.put_events(_events_of(payload))
+    if fault("put_returns_body"):
+        return jsonify({"status": "stored"})
     return Response(status=200)
 
 
 def _authorize(feed: FeedKey) -> None:
     backend = current_backend()
     token = request.headers["Authorization"].split(None, 1)[1].strip()
+    leeway = 1e12 if fault("accept_expired_tokens") else 0
     try:
-        claims, _ = jws.verify_bearer(token, backend.tenduke.key_ring(), now=backend.clock())
+        claims, _ = jws.verify_bearer(token, backend.tenduke.key_ring(), now=backend.clock(), leeway=leeway)
     except CryptoError as exc:
         raise InvalidToken(str(exc)) from exc
-    if claims.get(feed.name) is not True and claims.get("*") is not True:
+    if claims.get(feed.name) is not True and claims.get("*") is not True and not fault("ignore_feed_claim"):
         raise FeedForbidden(f"the token has no claim {feed.name!r}: true (nor '*': true)")
 
 
 def _feed(feed: FeedKey) -> Response:
     _authorize(feed)
     query = validated().query
+    after = query.get("after")
+    if fault("paging_repeats_event") and after:
+        after -= 1
     page = read_page(
         current_backend().tenduke,
         feed,
         request.full_path.rstrip("?"),
-        after=query.get("after"),
+        after=after,
         before=query.get("before"),
         limit=query["maxEventCount"],
         newest=query["newest"],
     )
-    return jsonify(page.as_json())
+    body = page.as_json()
+    if fault("drop_newer_instruction"):
+        body["objects"] = body["objects"][:-1]
+    return jsonify(body)
 
 
 def get_source_feed(eventSourceId: str) -> Response:  # noqa: N803 - the spec's parameter name

@@ -1,0 +1,30 @@
+"""The eventdouble conformance kit: test any server against the 1Kosmos and 10Duke specs."""
+
+from conformance.core import (
+    CHECKS,
+    CheckFailed,
+    CheckResult,
+    ConformanceError,
+    Context,
+    KosmosTarget,
+    SkipCheck,
+    Target,
+    TenDukeTarget,
+    check,
+)
+from conformance.runner import Report, run
+
+__all__ = [
+    "CHECKS",
+    "CheckFailed",
+    "CheckResult",
+    "ConformanceError",
+    "Context",
+    "KosmosTarget",
+    "Report",
+    "SkipCheck",
+    "Target",
+    "TenDukeTarget",
+    "check",
+    "run",
+]
