@@ -43,11 +43,11 @@ def _conform(args: argparse.Namespace) -> int:
             from mockserver import MockServer
 
             with MockServer(config={"FAULTS": tuple(args.mock_fault or ())}) as server:
-                report = run(provision(server), apis, args.check)
+                report = run(provision(server), apis, args.check, max_examples=args.max_examples, seed=args.seed)
         else:
             if not args.target:
                 raise ConformanceError("give --target URL, or --against-mock")
-            report = run(_target(args, apis), apis, args.check)
+            report = run(_target(args, apis), apis, args.check, max_examples=args.max_examples, seed=args.seed)
     except ConformanceError as exc:
         print(f"eventdouble conform: {exc}", file=sys.stderr)
         return EXIT_MISCONFIGURED

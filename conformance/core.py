@@ -7,6 +7,7 @@ when it cannot run (say why), and returns normally when the target behaved.
 
 from __future__ import annotations
 
+import json
 import shlex
 import time
 import uuid
@@ -89,6 +90,8 @@ class Context:
     http: httpx.Client
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     cache: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    """Run options: ``max_examples`` and ``seed`` of the schema phase."""
 
     def url(self, path: str) -> str:
         """An absolute URL on the target."""
@@ -145,9 +148,11 @@ def run_check(registered: RegisteredCheck, ctx: Context) -> CheckResult:
         result.status, result.detail = "skipped", str(skip)
     except httpx.TransportError as exc:
         result.status, result.detail = "error", f"the target did not answer: {exc}"
-    except (ClientError, CryptoError, ValueError, KeyError, TypeError) as exc:
+    except (ClientError, CryptoError, json.JSONDecodeError, KeyError) as exc:
         # the target's answers could not be used (e.g. 200 without the expected body)
         result.status, result.detail = "failed", f"unusable answer from the target: {type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - a defect of the kit itself: report it, keep running the others
+        result.status, result.detail = "error", f"the kit failed: {type(exc).__name__}: {exc}"
     result.seconds = time.perf_counter() - started
     return result
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from conformance import kosmos_checks, tenduke_checks  # noqa: F401 - they register their checks
+from conformance import kosmos_checks, schema_phase, tenduke_checks  # noqa: F401 - they register their checks
 from conformance.core import CHECKS, CheckResult, ConformanceError, Context, Target, run_check
 
 __all__ = ["Report", "run"]
@@ -104,6 +104,8 @@ def run(
     names: Sequence[str] | None = None,
     transport: httpx.BaseTransport | None = None,
     timeout: float = 30.0,
+    max_examples: int = 25,
+    seed: int | None = None,
 ) -> Report:
     """Run the chosen checks against ``target``; raise ConformanceError if it cannot be reached."""
     apis = list(apis)
@@ -116,5 +118,5 @@ def run(
             http.get(target.base_url)
         except httpx.TransportError as exc:
             raise ConformanceError(f"cannot reach {target.base_url}: {exc}") from exc
-        ctx = Context(target, http)
+        ctx = Context(target, http, options={"max_examples": max_examples, "seed": seed})
         return Report(target.base_url, [run_check(CHECKS[name], ctx) for name in selected(apis, names)])
