@@ -234,3 +234,17 @@ def test_env_settings_are_read(tmp_path: Path) -> None:
     finally:
         del os.environ["EVENTDOUBLE_ALLOWED_TIME_SPAN"]
     assert app.test_client().get("/events/environment").json["allowed_time_span"] == 120
+
+
+def test_processes_starting_together_share_one_service_key(tmp_path: Path) -> None:
+    """Several processes opening a fresh database at once must agree on one service key."""
+    db = str(tmp_path / "race.sqlite")
+    code = (
+        "import sys; from mockserver.backend import Backend; import time; "
+        "print(Backend.open(sys.argv[1], time.time).kosmos.primary_key().public_key)"
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code, db], stdout=subprocess.PIPE, text=True) for _ in range(8)
+    ]
+    keys = {p.communicate(timeout=30)[0].strip() for p in processes}
+    assert len(keys) == 1

@@ -149,12 +149,14 @@ class KosmosStore:
             return keys[0]
         pair = kosmos_crypto.generate_keypair()
         key = ServiceKey(str(uuid.uuid4()), pair.private_key, pair.public_key, _iso(self.clock()))
+        # check and insert in one write transaction: processes starting together create one key
         with self.db.transaction() as tx:
-            tx.execute(
-                "INSERT INTO kosmos_service_keys VALUES (?, ?, ?, ?, 0)",
-                (key.key_id, key.private_key, key.public_key, key.created_at),
-            )
-        return key
+            if tx.execute("SELECT 1 FROM kosmos_service_keys").fetchone() is None:
+                tx.execute(
+                    "INSERT INTO kosmos_service_keys VALUES (?, ?, ?, ?, 0)",
+                    (key.key_id, key.private_key, key.public_key, key.created_at),
+                )
+        return self.service_keys()[0]
 
     def service_keys(self) -> list[ServiceKey]:
         """All service keys, the primary first."""
