@@ -158,13 +158,18 @@ def replayed_request_id_refused(ctx: Context) -> None:
         raise CheckFailed("the replayed event was stored")
 
 
+def _license_refused(ctx: Context, license_key: str, what: str) -> None:
+    """A PUT with ``license_key`` must get 401 and store nothing."""
+    client = _client(ctx, license_key=license_key)
+    name = _event_name(ctx, what.replace(" ", "_"))
+    response = _put(ctx, name, client.auth_headers(), client.encrypt({"type": "conformance"}))
+    _expect_refused(response, what, (401,))
+    _expect_nothing_stored(ctx, name, what)
+
+
 @check("kosmos.unknown_license_refused", API, "a license key the service does not know is refused (401)")
 def unknown_license_refused(ctx: Context) -> None:
-    client = _client(ctx, license_key=f"conformance-unknown-{ctx.run_id}")
-    name = _event_name(ctx, "unknown_license")
-    response = _put(ctx, name, client.auth_headers(), client.encrypt({"type": "conformance"}))
-    _expect_refused(response, "unknown license", (401,))
-    _expect_nothing_stored(ctx, name, "unknown license")
+    _license_refused(ctx, f"conformance-unknown-{ctx.run_id}", "unknown license")
 
 
 @check("kosmos.disabled_license_refused", API, "a disabled license is refused (401)")
@@ -172,11 +177,7 @@ def disabled_license_refused(ctx: Context) -> None:
     disabled = _target(ctx).disabled_license
     if not disabled:
         raise SkipCheck("needs a disabled license key (--kosmos-disabled-license); the target cannot be asked for one")
-    client = _client(ctx, license_key=disabled)
-    name = _event_name(ctx, "disabled_license")
-    response = _put(ctx, name, client.auth_headers(), client.encrypt({"type": "conformance"}))
-    _expect_refused(response, "disabled license", (401,))
-    _expect_nothing_stored(ctx, name, "disabled license")
+    _license_refused(ctx, disabled, "disabled license")
 
 
 @check("kosmos.other_tenant_refused", API, "a tenant or community license cannot write to another tenant (403)")

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -87,6 +87,7 @@ def _exercise(
         database=None,
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,  # failures are reported by the kit, not printed by hypothesis
     )
     def exercise(case: schemathesis.Case) -> None:
         if found:

@@ -30,20 +30,8 @@ def _target(ctx: Context) -> TenDukeTarget:
 
 @cache
 def _stranger_key(bits: int) -> jws.PemKeyPair:
-    """A key pair the target has never seen (made once per process; 1024 bits only for the weak-key check)."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return jws.PemKeyPair(private, public)
+    """A key pair the target has never seen, made once per process (1024 bits: the weak-key check only)."""
+    return jws.generate_rsa_keypair(bits)
 
 
 def _b64url(data: bytes) -> str:
