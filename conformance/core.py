@@ -32,6 +32,7 @@ __all__ = [
     "TenDukeTarget",
     "check",
     "curl",
+    "expect_status",
 ]
 
 
@@ -134,6 +135,14 @@ def check(name: str, api: str, description: str) -> Callable[[Callable[[Context]
         return func
 
     return register
+
+
+def expect_status(response: httpx.Response, what: str, statuses: tuple[int, ...]) -> None:
+    """Fail unless ``response`` has one of ``statuses``; a 5xx is called out as a server error."""
+    if response.status_code >= 500:
+        raise CheckFailed(f"{what}: server error {response.status_code}", response)
+    if response.status_code not in statuses:
+        raise CheckFailed(f"{what}: got {response.status_code}, expected {' or '.join(map(str, statuses))}", response)
 
 
 def run_check(registered: RegisteredCheck, ctx: Context) -> CheckResult:

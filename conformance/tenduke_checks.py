@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from conformance.core import CheckFailed, Context, SkipCheck, TenDukeTarget, check
+from conformance.core import CheckFailed, Context, SkipCheck, TenDukeTarget, check, expect_status
 from eventclient import jws
 from eventclient.tenduke_client import feed_path
 
@@ -62,17 +62,10 @@ def _get(ctx: Context, path: str, token: str) -> httpx.Response:
     return ctx.http.get(ctx.url(path), headers={"Authorization": f"Bearer {token}"})
 
 
-def _expect(response: httpx.Response, what: str, statuses: tuple[int, ...]) -> None:
-    if response.status_code >= 500:
-        raise CheckFailed(f"{what}: server error {response.status_code}", response)
-    if response.status_code not in statuses:
-        raise CheckFailed(f"{what}: got {response.status_code}, expected {' or '.join(map(str, statuses))}", response)
-
-
 def _newest_cursor(ctx: Context) -> int:
     """The ``eventReceived`` of the feed's newest event now (0 for an empty feed)."""
     response = _get(ctx, feed_path(_target(ctx).feed) + "?newest=true&maxEventCount=1", _token(ctx))
-    _expect(response, "reading the newest page", (200,))
+    expect_status(response, "reading the newest page", (200,))
     events = [o for o in response.json().get("objects", []) if "instruction" not in o]
     return int(events[-1]["eventReceived"]) if events else 0
 
@@ -82,7 +75,7 @@ def _read_after(ctx: Context, after: int, page_size: int = 2) -> list[dict[str, 
     path, seen = f"{feed_path(_target(ctx).feed)}?after={after}", []
     for _ in range(MAX_PAGES):
         response = _get(ctx, f"{path}&maxEventCount={page_size}", _token(ctx))
-        _expect(response, f"GET {path}", (200,))
+        expect_status(response, f"GET {path}", (200,))
         objects = response.json().get("objects", [])
         if not objects or objects[0].get("instruction") != "older":
             raise CheckFailed("a feed page does not start with the 'older' instruction", response)
@@ -103,7 +96,7 @@ def _mine(ctx: Context, events: list[dict[str, Any]], what: str) -> list[dict[st
 @check("tenduke.signed_put_accepted", API, "a signed /put is accepted with 200 and an empty body")
 def signed_put_accepted(ctx: Context) -> None:
     response = _put(ctx, _sign(ctx, _events(ctx, "accepted")[0]))
-    _expect(response, "signed /put", (200,))
+    expect_status(response, "signed /put", (200,))
     if response.content:
         raise CheckFailed(f"/put answered a body ({response.content[:100]!r}); the API answers an empty one", response)
 
@@ -112,7 +105,7 @@ def signed_put_accepted(ctx: Context) -> None:
 def round_trip(ctx: Context) -> None:
     cursor = _newest_cursor(ctx)
     sent = _events(ctx, "roundtrip", 5)
-    _expect(_put(ctx, _sign(ctx, sent)), "signed /put of 5 events", (200,))
+    expect_status(_put(ctx, _sign(ctx, sent)), "signed /put of 5 events", (200,))
     got = _mine(ctx, _read_after(ctx, cursor), "roundtrip")
     if [e.get("n") for e in got] != [0, 1, 2, 3, 4]:
         raise CheckFailed(
@@ -132,14 +125,14 @@ def round_trip(ctx: Context) -> None:
 def batch_is_atomic(ctx: Context) -> None:
     cursor = _newest_cursor(ctx)
     batch = [*_events(ctx, "atomic", 2), {"eventSourceId": _target(ctx).feed, "marker": ctx.run_id}]
-    _expect(_put(ctx, _sign(ctx, batch)), "batch with an event without eventType", (400,))
+    expect_status(_put(ctx, _sign(ctx, batch)), "batch with an event without eventType", (400,))
     if _mine(ctx, _read_after(ctx, cursor), "atomic"):
         raise CheckFailed("part of a refused batch was stored")
 
 
 def _refused_put(ctx: Context, body: str, what: str) -> None:
     cursor = _newest_cursor(ctx)
-    _expect(_put(ctx, body), what, (401,))
+    expect_status(_put(ctx, body), what, (401,))
     if _mine(ctx, _read_after(ctx, cursor), "refused"):
         raise CheckFailed(f"{what}: the refused event was stored anyway")
 
@@ -194,22 +187,22 @@ def weak_key_refused(ctx: Context) -> None:
 @check("tenduke.expired_token_refused", API, "an expired bearer token is refused (401)")
 def expired_token_refused(ctx: Context) -> None:
     token = _token(ctx, {_target(ctx).feed: True, "exp": int(time.time()) - 600})
-    _expect(_get(ctx, feed_path(_target(ctx).feed), token), "expired token", (401,))
+    expect_status(_get(ctx, feed_path(_target(ctx).feed), token), "expired token", (401,))
 
 
 @check("tenduke.unsigned_token_refused", API, "a bearer token with alg none is refused (401)")
 def unsigned_token_refused(ctx: Context) -> None:
     claims = _b64url(json.dumps({_target(ctx).feed: True, "exp": int(time.time()) + 300}).encode())
-    _expect(_get(ctx, feed_path(_target(ctx).feed), f"{NONE_HEADER}.{claims}."), "alg none token", (401,))
+    expect_status(_get(ctx, feed_path(_target(ctx).feed), f"{NONE_HEADER}.{claims}."), "alg none token", (401,))
 
 
 @check("tenduke.wrong_feed_token_refused", API, "a bearer token for another feed is refused (403)")
 def wrong_feed_token_refused(ctx: Context) -> None:
     token = _token(ctx, {f"conformance-other-{ctx.run_id}": True, "exp": int(time.time()) + 300})
-    _expect(_get(ctx, feed_path(_target(ctx).feed), token), "token for another feed", (401, 403))
+    expect_status(_get(ctx, feed_path(_target(ctx).feed), token), "token for another feed", (401, 403))
 
 
 @check("tenduke.missing_token_refused", API, "reading a feed without a bearer token is refused (401)")
 def missing_token_refused(ctx: Context) -> None:
     response = ctx.http.get(ctx.url(feed_path(_target(ctx).feed)))
-    _expect(response, "no Authorization header", (401,))
+    expect_status(response, "no Authorization header", (401,))

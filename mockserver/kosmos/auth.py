@@ -20,7 +20,7 @@ from mockserver.kosmos.errors import (
 )
 from mockserver.kosmos.store import KosmosStore, License
 
-__all__ = ["Caller", "parse_request_id", "verify_caller"]
+__all__ = ["Caller", "parse_request_id", "valid_license", "verify_caller"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,17 @@ def parse_request_id(text: str, now: float, window: float) -> dict[str, Any]:
     return value
 
 
+def valid_license(store: KosmosStore, license_key: str, now: float) -> License:
+    """The license with this key, if it exists and is neither disabled nor expired at ``now``."""
+    record = store.license_by_key(license_key)
+    if record is None:
+        raise LicenseInvalid("unknown license key")
+    why = record.refusal(now)
+    if why:
+        raise LicenseInvalid(why)
+    return record
+
+
 def verify_caller(
     headers: Mapping[str, str],
     store: KosmosStore,
@@ -101,15 +112,12 @@ def verify_caller(
     license_key = _decrypt_header(_header(headers, "licensekey", max_header), key, "licensekey")
     request_id_text = _decrypt_header(_header(headers, "requestid", max_header), key, "requestid")
     request_id = parse_request_id(request_id_text, now, window)
-    record = store.license_by_key(license_key)
-    if not license_check:  # a deliberate fault (mockserver/faults.py)
-        record = record or License("-", license_key, "license", "system", None, None, None, False, None, "-")
+    if license_check:
+        record = valid_license(store, license_key, now)
+    else:  # a deliberate fault (mockserver/faults.py): any key passes
+        found = store.license_by_key(license_key)
+        record = found or License("-", license_key, "license", "system", None, None, None, False, None, "-")
         record = replace(record, disabled=False, expiry=None)
-    if record is None:
-        raise LicenseInvalid("unknown license key")
-    why = record.refusal(now)
-    if why:
-        raise LicenseInvalid(why)
     if replay_protection and not store.remember_request_id(request_id["uuid"], float(request_id["ts"]) + window):
         raise ReplayedRequestId(f"requestid: uuid {request_id['uuid']} was already used")
     return Caller(key, record, request_id, request_id_text)

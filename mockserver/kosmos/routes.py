@@ -12,8 +12,8 @@ from eventclient import kosmos_crypto
 from eventclient.exceptions import CryptoError
 from mockserver.backend import current_backend
 from mockserver.faults import fault
-from mockserver.kosmos.auth import Caller, verify_caller
-from mockserver.kosmos.errors import KosmosError, LicenseForbidden, LicenseInvalid, ServiceKeyNotFound
+from mockserver.kosmos.auth import Caller, valid_license, verify_caller
+from mockserver.kosmos.errors import KosmosError, LicenseForbidden, ServiceKeyNotFound
 from mockserver.kosmos.events import build_event, open_event_data, parse_event_time
 from mockserver.routing import current_operation, spec_blueprint, validated
 
@@ -59,12 +59,7 @@ def _check_plain_license() -> None:
     if license_key is None:
         return
     backend = current_backend()
-    record = backend.kosmos.license_by_key(license_key.strip())
-    if record is None:
-        raise LicenseInvalid("unknown license key")
-    why = record.refusal(backend.clock())
-    if why:
-        raise LicenseInvalid(why)
+    valid_license(backend.kosmos, license_key.strip(), backend.clock())
 
 
 def get_healthz() -> Response:

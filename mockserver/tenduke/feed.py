@@ -15,7 +15,7 @@ MAX_CURSOR = 2**63 - 1  # cursors are SQLite INTEGERs (int64), as the spec's for
 
 def feed_path(feed: FeedKey) -> str:
     """The feed's path, each segment percent-encoded."""
-    return "/get/" + "/".join(quote(part, safe="") for part in feed.name.split("/", 1 if feed.object_type else 0))
+    return "/get/" + "/".join(quote(part, safe="") for part in feed.parts)
 
 
 @dataclass(frozen=True)

@@ -62,9 +62,16 @@ class FeedKey:
     object_id: str | None = None
 
     @property
+    def parts(self) -> tuple[str, ...]:
+        """The path segments after ``/get/``: the source id, or the object type and id."""
+        if self.object_type is None:
+            return (str(self.source_id),)
+        return (self.object_type, str(self.object_id))
+
+    @property
     def name(self) -> str:
         """The feed's name: the path after ``/get/``, and the claim a bearer token needs."""
-        return self.source_id if self.object_type is None else f"{self.object_type}/{self.object_id}"  # type: ignore[return-value]
+        return "/".join(self.parts)
 
     def where(self) -> tuple[str, list[Any]]:
         """The SQL condition selecting this feed's events."""
