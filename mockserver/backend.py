@@ -12,7 +12,7 @@ from mockserver.journal import Journal
 from mockserver.kosmos.store import KosmosStore
 from mockserver.tenduke.store import TenDukeStore
 
-__all__ = ["Backend", "current_backend", "init_app"]
+__all__ = ["Backend", "backend_of", "current_backend", "init_app"]
 
 EXTENSION = "eventdouble"
 
@@ -60,7 +60,12 @@ def init_app(app: Flask) -> Backend:
     return backend
 
 
+def backend_of(app: Flask) -> Backend:
+    """The backend of ``app``."""
+    backend: Backend = app.extensions[EXTENSION]
+    return backend
+
+
 def current_backend() -> Backend:
     """The backend of the app handling the current request."""
-    backend: Backend = current_app.extensions[EXTENSION]
-    return backend
+    return backend_of(current_app)

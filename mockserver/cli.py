@@ -19,19 +19,25 @@ and the 10Duke Event Data API (RSA JWS). Run `eventdouble COMMAND --help` for th
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from werkzeug.serving import make_server
-
     from mockserver import create_app
-    from mockserver.backend import current_backend
+    from mockserver.backend import backend_of, current_backend
     from mockserver.seed import SeedError, apply_seed, load_seed
+    from mockserver.serving import listen, serve_threaded, serve_workers
 
+    if args.workers < 1 or args.threads < 1:
+        print("eventdouble: --workers and --threads must be at least 1", file=sys.stderr)
+        return 2
+    if args.workers > 1 and args.db == ":memory:":
+        print("eventdouble: --workers needs a database file (each worker would get its own :memory:)", file=sys.stderr)
+        return 2
     try:
         seed = load_seed(args.seed) if args.seed else None
     except SeedError as exc:
         print(f"eventdouble: {exc}", file=sys.stderr)
         return 2
+    config = {"DATABASE": args.db, "ADMIN_ENABLED": not args.no_admin}
     try:
-        app = create_app({"DATABASE": args.db, "ADMIN_ENABLED": not args.no_admin})
+        app = create_app(config)
     except Exception as exc:  # noqa: BLE001 - a bad --db path or a corrupt file: say it, no traceback
         print(f"eventdouble: cannot open database {args.db}: {exc}", file=sys.stderr)
         return 2
@@ -50,13 +56,13 @@ def _serve(args: argparse.Namespace) -> int:
         public_key = backend.kosmos.primary_key().public_key
         clients = len(backend.tenduke.clients())
     try:
-        server = make_server(args.host, args.port, app, threaded=True)
-    except (OSError, SystemExit) as exc:  # werkzeug exits on "address in use" after saying why
-        why = exc.strerror if isinstance(exc, OSError) else "see above"
-        print(f"eventdouble: cannot listen on {args.host}:{args.port}: {why}", file=sys.stderr)
+        sock = listen(args.host, args.port)
+    except OSError as exc:
+        print(f"eventdouble: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    base = f"http://{args.host}:{server.server_port}"
-    print(f"eventdouble mock serving on {base} (database: {args.db})")
+    base = f"http://{args.host}:{sock.getsockname()[1]}"
+    mode = f"{args.workers} gunicorn worker(s)" if args.workers > 1 else "one process"
+    print(f"eventdouble mock serving on {base} (database: {args.db}; {mode})")
     print(f"  1Kosmos Events API   {base}/events   (service public key {public_key})")
     print(f"  1Kosmos event query  {base}/reports")
     print(f"  10Duke Event Data    {base}/put, {base}/get/<feed>   ({clients} client key(s) registered)")
@@ -64,12 +70,11 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"  admin API            {base}/__admin   (licenses: {base}/__admin/licenses)")
     print(f"  OpenAPI specs        {base}/openapi/kosmos-events.yaml, {base}/openapi/tenduke-events.yaml")
     print("Press Ctrl+C to stop.", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print("stopped")
-    finally:
-        server.server_close()
+    if args.workers == 1 and args.threads == 1:
+        serve_threaded(app, sock)
+        return 0
+    backend_of(app).db.close()  # each worker opens its own; a connection must not cross a fork
+    serve_workers(config, sock, args.workers, args.threads, int(app.config["MAX_HEADER_LENGTH"]))
     return 0
 
 
@@ -112,6 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", metavar="FILE", help="YAML or JSON file of licenses and 10Duke client keys to create on start"
     )
     serve.add_argument("--no-admin", action="store_true", help="do not serve the /__admin API")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes under gunicorn, sharing the database file (default: %(default)s: one "
+        "threaded process, for notebooks and quick use; for load tests try 2 per core)",
+    )
+    serve.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads per gunicorn worker; more than 1 keeps client connections alive (default: %(default)s)",
+    )
     serve.set_defaults(run=_serve)
 
     keys = commands.add_parser(

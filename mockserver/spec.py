@@ -131,10 +131,13 @@ class OpenApiSpec:
     def validator(self, pointer: str) -> OAS30Validator:
         """A (cached) validator for the schema at ``pointer``."""
         if pointer not in self._validators:
+            # Validate the schema itself, resolving its inner $refs from the document's URI: a
+            # top-level {"$ref": ...} would cost a registry lookup on every request.
             self._validators[pointer] = OAS30Validator(
-                {"$ref": f"{self.uri}#{pointer}"},
+                self.resolve_pointer(pointer),
                 registry=self.registry,
                 format_checker=oas30_format_checker,
+                _resolver=self.registry.resolver(base_uri=self.uri),
             )
         return self._validators[pointer]
 

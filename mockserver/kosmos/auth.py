@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Mapping
@@ -20,7 +21,10 @@ from mockserver.kosmos.errors import (
 )
 from mockserver.kosmos.store import KosmosStore, License
 
-__all__ = ["Caller", "parse_request_id", "valid_license", "verify_caller"]
+__all__ = ["Caller", "cached_shared_key", "parse_request_id", "valid_license", "verify_caller"]
+
+SHARED_KEY_CACHE_SIZE = 4096
+"""Caller public keys whose ECDH key is kept (about 300 bytes each); the least recently used go first."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,16 @@ def _header(headers: Mapping[str, str], name: str, limit: int) -> str:
             else InvalidPublicKey(f"publickey: longer than {limit} characters")
         )
     return value
+
+
+@functools.lru_cache(maxsize=SHARED_KEY_CACHE_SIZE)
+def cached_shared_key(service_private_key: str, caller_public_key: str) -> bytes:
+    """:func:`kosmos_crypto.shared_key`, remembered per key pair; a service key reset changes the key.
+
+    Deriving costs two scalar multiplications (about 2 ms); callers reuse one key pair for many
+    requests. Failures are not cached, so a bad key is refused the same way every time.
+    """
+    return kosmos_crypto.shared_key(service_private_key, caller_public_key)
 
 
 def _decrypt_header(value: str, key: bytes, name: str) -> str:
@@ -106,7 +120,7 @@ def verify_caller(
     """
     public_text = _header(headers, "publickey", max_header)
     try:
-        key = kosmos_crypto.shared_key(store.primary_key().private_key, public_text)
+        key = cached_shared_key(store.primary_key().private_key, public_text)
     except CryptoError as exc:
         raise InvalidPublicKey(f"publickey: {exc}") from exc
     license_key = _decrypt_header(_header(headers, "licensekey", max_header), key, "licensekey")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -24,14 +25,15 @@ class FeedPage:
 
     feed: FeedKey
     uri: str
-    events: list[dict[str, Any]]
+    events: list[str]
+    """Each event's stored JSON text."""
     older_cursor: int
     newer_cursor: int
     has_older: bool
     has_newer: bool
 
-    def as_json(self) -> dict[str, Any]:
-        """The Feed object."""
+    def instructions(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The older and the newer instruction."""
         path = feed_path(self.feed)
         older = {
             "url": f"{path}?before={self.older_cursor}",
@@ -43,12 +45,19 @@ class FeedPage:
             "instruction": "newer",
             "count": -1 if self.has_newer else 0,
         }
-        return {
-            "uri": self.uri,
-            "updateUrl": newer["url"],
-            "count": len(self.events),
-            "objects": [older, *self.events, newer],
-        }
+        return older, newer
+
+    def to_json_text(self) -> str:
+        """The Feed object as JSON text, the stored events spliced in as they are."""
+        older, newer = self.instructions()
+        objects = ",".join([json.dumps(older), *self.events, json.dumps(newer)])
+        head = json.dumps({"uri": self.uri, "updateUrl": newer["url"], "count": len(self.events)})
+        return f'{head[:-1]},"objects":[{objects}]}}'
+
+    def as_json(self) -> dict[str, Any]:
+        """The Feed object."""
+        value: dict[str, Any] = json.loads(self.to_json_text())
+        return value
 
 
 def read_page(
@@ -67,9 +76,9 @@ def read_page(
     newer cursor stays where the caller asked (so polling the newer link waits for new events),
     and the older cursor is the window's upper end.
     """
-    events = store.page(feed, after=after, before=before, limit=limit, newest=newest)
-    if events:
-        older_cursor, newer_cursor = events[0]["eventReceived"], events[-1]["eventReceived"]
+    rows = store.page(feed, after=after, before=before, limit=limit, newest=newest)
+    if rows:
+        older_cursor, newer_cursor = rows[0][0], rows[-1][0]
     else:
         newer_cursor = after if after is not None else (before - 1 if before is not None else 0)
         older_cursor = before if before is not None else min(newer_cursor + 1, MAX_CURSOR)
@@ -77,7 +86,7 @@ def read_page(
     return FeedPage(
         feed=feed,
         uri=uri,
-        events=events,
+        events=[body for _, body in rows],
         older_cursor=older_cursor,
         newer_cursor=newer_cursor,
         has_older=store.has_events(feed, before=older_cursor),

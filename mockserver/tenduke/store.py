@@ -184,17 +184,19 @@ class TenDukeStore:
 
     def page(
         self, feed: FeedKey, *, after: int | None, before: int | None, limit: int, newest: bool
-    ) -> list[dict[str, Any]]:
+    ) -> list[tuple[int, str]]:
         """Up to ``limit`` events of ``feed`` strictly between ``after`` and ``before``, oldest first.
 
-        The oldest such events, or with ``newest`` the newest ones.
+        The oldest such events, or with ``newest`` the newest ones; each as its ``eventReceived``
+        and its stored JSON text (a page is sent as it is stored, without decoding it).
         """
         where, params = _window(feed, after, before)
         order = "DESC" if newest else "ASC"
         rows = self.db.query(
-            f"SELECT body FROM tenduke_events WHERE {where} ORDER BY received {order} LIMIT ?", [*params, limit]
+            f"SELECT received, body FROM tenduke_events WHERE {where} ORDER BY received {order} LIMIT ?",
+            [*params, limit],
         )
-        events = [json.loads(r["body"]) for r in rows]
+        events = [(int(r["received"]), str(r["body"])) for r in rows]
         return events[::-1] if newest else events
 
     def has_events(self, feed: FeedKey, *, after: int | None = None, before: int | None = None) -> bool:
