@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -13,11 +14,12 @@ from werkzeug.exceptions import HTTPException
 
 from mockserver import backend as backend_module
 from mockserver.admin import routes as admin_routes
-from mockserver.errors import ApiError, PayloadTooLarge
+from mockserver.errors import ApiError, PayloadTooLarge, TooManyRequests
 from mockserver.faults import validate_faults
 from mockserver.journal import JournalEntry
 from mockserver.kosmos import errors as kosmos_errors
 from mockserver.kosmos import routes as kosmos_routes
+from mockserver.limits import check_header_size
 from mockserver.settings import Settings
 from mockserver.spec import SPEC_DIR
 from mockserver.tenduke import routes as tenduke_routes
@@ -53,7 +55,10 @@ def _render(status: int, message: str, code: str | None = None) -> Response:
 
 def _handle_api_error(exc: ApiError) -> Response:
     g.refusal = getattr(exc, "why", None) or exc.message
-    return _render(exc.status, exc.message, exc.code if type(exc).code != ApiError.code else None)
+    response = _render(exc.status, exc.message, exc.code if type(exc).code != ApiError.code else None)
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    return response
 
 
 def _handle_http_error(exc: HTTPException) -> Response:
@@ -102,6 +107,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(config)
     validate_faults(app.config["FAULTS"])
     backend_module.init_app(app)
+    app.before_request(check_header_size)
 
     app.register_blueprint(kosmos_routes.create_blueprint())
     app.register_blueprint(tenduke_routes.create_blueprint())

@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from mockserver.db import Database
 from mockserver.journal import Journal
 from mockserver.kosmos.store import KosmosStore
+from mockserver.ratelimit import RateLimiter
 from mockserver.tenduke.store import TenDukeStore
 
 __all__ = ["Backend", "backend_of", "current_backend", "init_app"]
@@ -25,6 +26,7 @@ class Backend:
     kosmos: KosmosStore
     tenduke: TenDukeStore
     journal: Journal
+    rate: RateLimiter
     clock: Callable[[], float]
 
     @classmethod
@@ -38,6 +40,7 @@ class Backend:
             kosmos=KosmosStore(db, clock),
             tenduke=TenDukeStore(db, clock),
             journal=Journal(journal_size),
+            rate=RateLimiter(db, clock),
             clock=clock,
         )
 
@@ -45,6 +48,7 @@ class Backend:
         """Forget events, the journal and request ids; with ``everything``, credentials and keys too."""
         self.kosmos.reset(everything)
         self.tenduke.reset(everything)
+        self.rate.reset()
         self.journal.clear()
 
 

@@ -35,7 +35,9 @@ def _serve(args: argparse.Namespace) -> int:
     except SeedError as exc:
         print(f"eventdouble: {exc}", file=sys.stderr)
         return 2
-    config = {"DATABASE": args.db, "ADMIN_ENABLED": not args.no_admin}
+    config: dict[str, object] = {"DATABASE": args.db, "ADMIN_ENABLED": not args.no_admin}
+    if args.rate_limit:
+        config["RATE_LIMIT"], config["RATE_LIMIT_WINDOW"] = args.rate_limit
     try:
         app = create_app(config)
     except Exception as exc:  # noqa: BLE001 - a bad --db path or a corrupt file: say it, no traceback
@@ -98,6 +100,18 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rate(text: str) -> tuple[int, float]:
+    """Parse ``N`` or ``N/SECONDS`` for --rate-limit."""
+    count, _, seconds = text.partition("/")
+    try:
+        value = int(count), float(seconds or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected N or N/SECONDS, e.g. 100/60") from None
+    if value[0] < 1 or value[1] <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: N must be at least 1 and SECONDS more than 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``eventdouble``."""
     parser = argparse.ArgumentParser(prog="eventdouble", description=DESCRIPTION)
@@ -117,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", metavar="FILE", help="YAML or JSON file of licenses and 10Duke client keys to create on start"
     )
     serve.add_argument("--no-admin", action="store_true", help="do not serve the /__admin API")
+    serve.add_argument(
+        "--rate-limit",
+        type=_rate,
+        metavar="N[/SECONDS]",
+        help="refuse (429) a license or 10Duke client key over N requests per SECONDS (default 1); off unless given",
+    )
     serve.add_argument(
         "--workers",
         type=int,

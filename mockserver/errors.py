@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["ApiError", "NotFound", "PayloadTooLarge", "RequestValidationError", "UnsupportedMediaType"]
+__all__ = [
+    "ApiError",
+    "HeaderFieldsTooLarge",
+    "NotFound",
+    "PayloadTooLarge",
+    "RequestValidationError",
+    "TooManyRequests",
+    "UnsupportedMediaType",
+]
 
 
 class ApiError(Exception):
@@ -41,3 +49,21 @@ class NotFound(ApiError):
 
     status = 404
     code = "not_found"
+
+
+class HeaderFieldsTooLarge(ApiError):
+    """A header field, or all of them together, are over the configured size."""
+
+    status = 431
+    code = "request_header_fields_too_large"
+
+
+class TooManyRequests(ApiError):
+    """A license or client key is over its configured request rate."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

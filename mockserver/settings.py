@@ -39,7 +39,17 @@ class Settings:
     """Most 10Duke events in one ``/put``; more get 413."""
 
     MAX_HEADER_LENGTH: int = 8192
-    """Longest value of one authentication header in characters; longer ones get 400."""
+    """Largest request header field (name and value) in bytes; a larger one gets 431."""
+
+    MAX_HEADERS_SIZE: int = 32768
+    """Largest total of all request header fields in bytes; more gets 431."""
+
+    RATE_LIMIT: int = 0
+    """Requests a license (1Kosmos) or client key (10Duke) may make per ``RATE_LIMIT_WINDOW``;
+    more get 429 with ``Retry-After``. 0: no limit (the default). Shared by all workers."""
+
+    RATE_LIMIT_WINDOW: float = 1.0
+    """Length in seconds of the windows ``RATE_LIMIT`` counts in."""
 
     VERSION: str = "0.1.0"
     """Reported in ``/events/healthz`` as ``<VERSION>.<COMMIT>.<BUILD_TIME>``."""

@@ -6,9 +6,9 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,35 +16,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from eventclient import kosmos_crypto
 from mockserver.cli import main
 from tests.independent_kosmos import IndependentCaller
+from tests.servers import start_server
 
 
 @contextmanager
 def serving(*args: str) -> Iterator[tuple[str, str]]:
     """Run `eventdouble serve --port 0 ARGS`; yield its base URL and what it printed before it listened."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    banner = []
+    process, url, banner = start_server(*args)
     try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            banner.append(line)
-            if line.startswith("Press Ctrl+C"):
-                break
-        text = "".join(banner)
-        match = re.search(r"serving on (http://\S+)", text)
-        assert match, text
-        # keep draining the request log so the server never blocks on a full pipe
-        threading.Thread(target=process.stdout.read, daemon=True).start()
-        yield match.group(1), text
+        yield url, banner
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=10)
@@ -248,3 +234,42 @@ def test_processes_starting_together_share_one_service_key(tmp_path: Path) -> No
     ]
     keys = {p.communicate(timeout=30)[0].strip() for p in processes}
     assert len(keys) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workers", "2", "--db", ":memory:"], "needs a database file"),
+        (["--workers", "0"], "at least 1"),
+        (["--threads", "0"], "at least 1"),
+    ],
+)
+def test_bad_worker_options_are_reported(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    assert main(["serve", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_port_in_use_is_reported_with_workers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        assert main(["serve", "--db", str(tmp_path / "w.sqlite"), "--port", port, "--workers", "2"]) == 2
+    assert "cannot listen on" in capsys.readouterr().err
+
+
+def test_rate_limit_option(tmp_path: Path) -> None:
+    with serving("--db", str(tmp_path / "r.sqlite"), "--rate-limit", "2/60") as (base, banner):
+        license_key = banner.split("development license: ")[1].split()[0]
+        statuses = [httpx.get(f"{base}/events/healthz", headers={"licensekey": license_key}).status_code
+                    for _ in range(3)]  # fmt: skip
+    assert statuses == [200, 200, 429]
+
+
+@pytest.mark.parametrize("value", ["x", "0", "5/0", "5/abc"])
+def test_bad_rate_limit_is_refused_by_the_parser(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--rate-limit", value])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "N/SECONDS" in err or "at least 1" in err

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -15,27 +12,9 @@ from pathlib import Path
 
 from eventclient import ClientError, KosmosClient, TenDukeClient
 from tests.conftest import rsa_pair
+from tests.servers import start_server
 
 LICENSE = "crash-test-license-0001"
-
-
-def start(db: Path, seed: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0", "--db", str(db), "--seed", str(seed)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    banner = ""
-    for line in process.stdout:
-        banner += line
-        if line.startswith("Press Ctrl+C"):
-            break
-    match = re.search(r"serving on (http://\S+)", banner)
-    assert match, banner
-    threading.Thread(target=process.stdout.read, daemon=True).start()
-    return process, match.group(1)
 
 
 def test_kill_9_mid_stream_loses_no_acknowledged_event(tmp_path: Path) -> None:
@@ -46,7 +25,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_event(tmp_path: Path) -> None:
         "tendukeClients": [{"publicKeyPem": pair.public_pem}],
     }))  # fmt: skip
     db = tmp_path / "crash.sqlite"
-    process, url = start(db, seed)
+    process, url, _ = start_server("--db", str(db), "--seed", str(seed))
 
     acknowledged_tenduke: list[str] = []
     acknowledged_kosmos: list[str] = []
@@ -89,7 +68,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_event(tmp_path: Path) -> None:
     assert len(acknowledged_tenduke) > 50
     assert len(acknowledged_kosmos) > 10
 
-    process, url = start(db, seed)
+    process, url, _ = start_server("--db", str(db), "--seed", str(seed))
     reader, kosmos = TenDukeClient(url, pair.private_pem), KosmosClient(url, LICENSE)
     try:
         events = list(reader.read("crash", page_size=97))

@@ -15,6 +15,7 @@ from mockserver.faults import fault
 from mockserver.kosmos.auth import Caller, valid_license, verify_caller
 from mockserver.kosmos.errors import KosmosError, LicenseForbidden, ServiceKeyNotFound
 from mockserver.kosmos.events import build_event, open_event_data, parse_event_time
+from mockserver.limits import check_rate
 from mockserver.routing import current_operation, spec_blueprint, validated
 
 __all__ = ["BUILD_TIME", "HANDLERS", "create_blueprint"]
@@ -35,9 +36,9 @@ def _authenticate(tenant_id: str | None = None, community_id: str | None = None)
         now=backend.clock(),
         window=1e12 if fault("accept_stale_request_ids") else float(current_app.config["ALLOWED_TIME_SPAN"]),
         replay_protection=bool(current_app.config["REPLAY_PROTECTION"]) and not fault("accept_replays"),
-        max_header=int(current_app.config["MAX_HEADER_LENGTH"]),
         license_check=not fault("skip_license_check"),
     )
+    check_rate(f"kosmos:{caller.license.key_id}", "license")
     _, op = current_operation()
     level = op.extension("x-required-auth-level", "community")
     why = caller.license.allows(level, tenant_id, community_id)
@@ -59,7 +60,8 @@ def _check_plain_license() -> None:
     if license_key is None:
         return
     backend = current_backend()
-    valid_license(backend.kosmos, license_key.strip(), backend.clock())
+    record = valid_license(backend.kosmos, license_key.strip(), backend.clock())
+    check_rate(f"kosmos:{record.key_id}", "license")
 
 
 def get_healthz() -> Response:

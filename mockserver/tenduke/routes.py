@@ -16,6 +16,7 @@ from eventclient.exceptions import CryptoError, MalformedJws, SignatureInvalid
 from mockserver.backend import current_backend
 from mockserver.errors import RequestValidationError
 from mockserver.faults import fault
+from mockserver.limits import check_rate
 from mockserver.routing import current_operation, spec_blueprint, validated
 from mockserver.tenduke.errors import FeedForbidden, InvalidEvent, InvalidJws, InvalidToken, TooManyEvents
 from mockserver.tenduke.feed import read_page
@@ -59,11 +60,16 @@ def _faulty_payload(token: str, exc: CryptoError) -> bytes | None:
     return None
 
 
+def _check_client_rate(key_id: str) -> None:
+    """Count a request against the rate limit of the client whose key verified it."""
+    check_rate(lambda: f"tenduke:{current_backend().tenduke.client_id_of(key_id)}", "client key")
+
+
 def put_events() -> Response:
     backend = current_backend()
     token = validated().body
     try:
-        payload = jws.verify_jws(token, backend.tenduke.key_ring()).payload
+        verified = jws.verify_jws(token, backend.tenduke.key_ring())
     except MalformedJws as exc:
         raise InvalidEvent(str(exc)) from exc
     except CryptoError as exc:
@@ -71,6 +77,9 @@ def put_events() -> Response:
         if faulty is None:
             raise InvalidJws(str(exc)) from exc
         payload = faulty
+    else:
+        _check_client_rate(verified.key_id)
+        payload = verified.payload
     backend.tenduke.put_events(_events_of(payload))
     if fault("put_returns_body"):
         return jsonify({"status": "stored"})
@@ -82,9 +91,10 @@ def _authorize(feed: FeedKey) -> None:
     token = request.headers["Authorization"].split(None, 1)[1].strip()
     leeway = 1e12 if fault("accept_expired_tokens") else 0
     try:
-        claims, _ = jws.verify_bearer(token, backend.tenduke.key_ring(), now=backend.clock(), leeway=leeway)
+        claims, key_id = jws.verify_bearer(token, backend.tenduke.key_ring(), now=backend.clock(), leeway=leeway)
     except CryptoError as exc:
         raise InvalidToken(str(exc)) from exc
+    _check_client_rate(key_id)
     if claims.get(feed.name) is not True and claims.get("*") is not True and not fault("ignore_feed_claim"):
         raise FeedForbidden(f"the token has no claim {feed.name!r}: true (nor '*': true)")
 

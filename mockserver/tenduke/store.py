@@ -159,6 +159,13 @@ class TenDukeStore:
             ring.append((row["client_id"], key))
         return ring
 
+    def client_id_of(self, key_id: str) -> str:
+        """The client id of a key-ring id (a client id or a thumbprint); ``key_id`` itself if unknown."""
+        rows = self.db.query(
+            "SELECT client_id FROM tenduke_clients WHERE client_id = ? OR thumbprint = ?", (key_id, key_id)
+        )
+        return str(rows[0]["client_id"]) if rows else key_id
+
     # events -----------------------------------------------------------------------------------
     def put_events(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Store events atomically; stamp ``eventId`` when absent and a unique, increasing ``eventReceived``."""
