@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -154,3 +154,13 @@ def tenduke_events(client: FlaskClient, **filters: str) -> list[dict[str, Any]]:
     response = client.get("/__admin/events", query_string={"api": "tenduke", "limit": 100000, **filters})
     assert response.status_code == 200
     return list(response.json)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cross_check_fast_validators() -> Iterator[None]:
+    """Every request of the suite also checks that the fast validator never accepts more than jsonschema."""
+    from mockserver.spec import OpenApiSpec
+
+    OpenApiSpec.cross_check = True
+    yield
+    OpenApiSpec.cross_check = False
