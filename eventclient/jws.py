@@ -7,15 +7,17 @@ key is looked at, and a minimum RSA key size. No IO.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.utils import base64url_decode
 
 from eventclient.exceptions import (
     AlgorithmNotAllowed,
@@ -119,20 +121,32 @@ def thumbprint(key: rsa.RSAPublicKey | Mapping[str, str]) -> str:
 
 
 def _check_algorithm(token: str | bytes) -> dict[str, Any]:
-    """The header of ``token``, once its ``alg`` is known to be on the allow-list."""
+    """The header of ``token``, once its ``alg`` is known to be on the allow-list.
+
+    Only the header segment is decoded here; pyjwt parses the whole token once, when verifying.
+    """
+    text = token.decode("ascii", "replace") if isinstance(token, bytes) else token
+    if text.count(".") != 2:
+        raise MalformedJws("not a compact JWS: expected three parts separated by dots")
     try:
-        header = jwt.get_unverified_header(token)
-    except jwt.exceptions.DecodeError as exc:
-        raise MalformedJws(f"not a compact JWS: {exc}") from exc
+        header = json.loads(base64url_decode(text.split(".", 1)[0].encode("ascii")))
+    except (ValueError, UnicodeError, binascii.Error) as exc:
+        raise MalformedJws("not a compact JWS: the header is not base64url-encoded JSON") from exc
+    if not isinstance(header, dict):
+        raise MalformedJws("not a compact JWS: the header is not a JSON object")
     algorithm = header.get("alg")
     if algorithm not in ALLOWED_ALGORITHMS:
         raise AlgorithmNotAllowed(f"alg {algorithm!r} is not allowed; use one of {', '.join(ALLOWED_ALGORITHMS)}")
     return header
 
 
-def _ordered(keys: KeyRing, kid: Any) -> Iterable[tuple[str, rsa.RSAPublicKey]]:
-    """The keys, the one named by ``kid`` first (a hint only: the others are tried too)."""
-    return sorted(keys, key=lambda item: item[0] != kid)
+def _ordered(keys: KeyRing, kid: Any) -> Iterator[tuple[str, rsa.RSAPublicKey]]:
+    """Each distinct key once, the one named by ``kid`` first (a hint only: the others are tried too)."""
+    tried: set[int] = set()
+    for key_id, key in sorted(keys, key=lambda item: item[0] != kid):
+        if id(key) not in tried:
+            tried.add(id(key))
+            yield key_id, key
 
 
 def sign_jws(payload: Any, private_pem: str | bytes, algorithm: str = "RS256", kid: str | None = None) -> str:
