@@ -43,6 +43,7 @@ PRISM_DIR = BENCH / ".prism"
 LICENSE = "bench-license-000000000001"
 BAD_LICENSE = "no-such-license-0000000000"
 LOAD_CORE, SERVER_CORE = 0, 1
+ONE_READER = "the same /get, one reader (1 connection)"
 
 
 # --- tools -------------------------------------------------------------------------------------
@@ -230,13 +231,13 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
 
 
-def run_wrk(wrk: str, url: str, lines: list[str], args: argparse.Namespace) -> Figures:
+def run_wrk(wrk: str, url: str, lines: list[str], args: argparse.Namespace, connections: int) -> Figures:
     """One wrk run of ``lines`` against ``url``."""
     with tempfile.NamedTemporaryFile("w", suffix=".tsv") as requests:
         requests.write("\n".join(lines) + "\n")
         requests.flush()
         command = [
-            "taskset", "-c", str(LOAD_CORE), wrk, "-t1", f"-c{args.connections}", f"-d{args.duration}s",
+            "taskset", "-c", str(LOAD_CORE), wrk, "-t1", f"-c{connections}", f"-d{args.duration}s",
             "--latency", "-s", str(LUA), url,
         ]  # fmt: skip
         out = subprocess.run(
@@ -264,11 +265,18 @@ def median_of(runs: list[Figures]) -> Figures:
     )
 
 
-def measure(wrk: str, url: str, make_lines: Callable[[], list[str]], args: argparse.Namespace, label: str) -> Figures:
+def measure(
+    wrk: str,
+    url: str,
+    make_lines: Callable[[], list[str]],
+    args: argparse.Namespace,
+    label: str,
+    connections: int | None = None,
+) -> Figures:
     """Run a scenario ``args.repeats`` times, with fresh requests each time; the median figures."""
     runs = []
     for repeat in range(args.repeats):
-        runs.append(run_wrk(wrk, url, make_lines(), args))
+        runs.append(run_wrk(wrk, url, make_lines(), args, connections or args.connections))
         r = runs[-1]
         print(f"  {label} #{repeat + 1}: {r.rps:.0f} req/s, p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms, "
               f"non-2xx {r.non_2xx}/{r.requests}", file=sys.stderr)  # fmt: skip
@@ -400,6 +408,7 @@ def main() -> int:
             page = feed_page_line(base, creds)
             get_name = f"10Duke /get, 500-event page of a {args.events:,}-event feed"
             rows[get_name] = Row(get_name, measure(wrk, base, lambda: [page], args, f"mock {get_name}"))
+            rows[ONE_READER] = Row(ONE_READER, measure(wrk, base, lambda: [page], args, f"mock {ONE_READER}", 1))
             notes.append(
                 f"- Server memory (PSS of the gunicorn master and its {args.workers} workers): peak "
                 f"{before:.0f} MB before ingestion, {memory.peak_mb:.0f} MB over the whole run."
@@ -411,6 +420,7 @@ def main() -> int:
             for name, make in scenarios:
                 rows[name].flask = measure(wrk, base, make, args, f"bare Flask {name}")
             rows[get_name].flask = measure(wrk, base, lambda: [page], args, f"bare Flask {get_name}")
+            rows[ONE_READER].flask = measure(wrk, base, lambda: [page], args, f"bare Flask {ONE_READER}", 1)
 
         if prism:
             prism_serve = [prism, "mock", "-v", "silent", "-h", "127.0.0.1", "-p", str(port),

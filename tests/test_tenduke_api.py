@@ -13,10 +13,12 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
+from flask import Flask
 from flask.testing import FlaskClient
 
 from eventclient import jws
 from mockserver import create_app
+from mockserver.backend import backend_of
 from tests.conftest import Clock, TenDukeSigner, rsa_pair, tenduke_events
 
 
@@ -173,6 +175,16 @@ def test_deleted_client_key_stops_working(client: FlaskClient, tenduke: TenDukeS
     assert client.delete(f"/__admin/tenduke/clients/{tenduke.record['clientId']}").status_code == 204
     assert tenduke.put(event()).status_code == 401
     assert len(tenduke_events(client)) == 1
+
+
+def test_parsed_key_cache_holds_only_registered_clients(app: Flask, client: FlaskClient, clock: Clock) -> None:
+    first, second = TenDukeSigner(client, clock, slot=0), TenDukeSigner(client, clock, slot=1)
+    assert first.put(event()).status_code == second.put(event()).status_code == 200
+    store = backend_of(app).tenduke
+    assert len(store._parsed) == 2
+    assert client.delete(f"/__admin/tenduke/clients/{second.record['clientId']}").status_code == 204
+    assert first.put(event()).status_code == 200
+    assert len(store._parsed) == 1
 
 
 # --- /put refused: 400, 413, 415 ------------------------------------------------------------------

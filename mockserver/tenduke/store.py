@@ -146,17 +146,21 @@ class TenDukeStore:
     def key_ring(self) -> list[tuple[str, rsa.RSAPublicKey]]:
         """(key id, key) of every client; a key answers to its client id and its thumbprint as ``kid``.
 
-        Parsed keys are cached; the list of clients is read each time so that every process sees
-        registrations made by the others.
+        Parsed keys are cached, for the registered clients only (so the cache is as large as the
+        client table); the list of clients is read each time so that every process sees
+        registrations and deletions made by the others.
         """
+        rows = self.db.query("SELECT client_id, thumbprint, public_key_pem FROM tenduke_clients")
+        with self._parsed_lock:
+            parsed = {  # by thumbprint: a key re-registered under an old client id is parsed anew
+                row["thumbprint"]: self._parsed.get(row["thumbprint"]) or jws.load_rsa_public_key(row["public_key_pem"])
+                for row in rows
+            }
+            self._parsed = parsed
         ring = []
-        for row in self.db.query("SELECT client_id, thumbprint, public_key_pem FROM tenduke_clients"):
-            with self._parsed_lock:
-                key = self._parsed.get(row["client_id"])
-                if key is None:
-                    key = self._parsed[row["client_id"]] = jws.load_rsa_public_key(row["public_key_pem"])
-            ring.append((row["thumbprint"], key))
-            ring.append((row["client_id"], key))
+        for row in rows:
+            ring.append((row["thumbprint"], parsed[row["thumbprint"]]))
+            ring.append((row["client_id"], parsed[row["thumbprint"]]))
         return ring
 
     def client_id_of(self, key_id: str) -> str:
