@@ -227,8 +227,11 @@ class Figures:
 
 
 def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+    """A wrk duration (``812.00us``, ``3.36ms``, ``1.02s``, ``1.50m``) in milliseconds; NaN if wrk printed none."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    if match is None:
+        return float("nan")
+    return float(match.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4, "h": 3.6e6}[match.group(2)]
 
 
 def run_wrk(wrk: str, url: str, lines: list[str], args: argparse.Namespace, connections: int) -> Figures:
@@ -243,9 +246,14 @@ def run_wrk(wrk: str, url: str, lines: list[str], args: argparse.Namespace, conn
         out = subprocess.run(
             command, env={**os.environ, "BENCH_REQUESTS": requests.name}, capture_output=True, text=True, check=True
         ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    rate, p50_text, p99_text = (
+        re.search(p, out) for p in (r"Requests/sec:\s+([\d.]+)", r"50%\s+(\S+)", r"99%\s+(\S+)")
+    )
+    if not (rate and p50_text and p99_text):
+        raise SystemExit(f"bench: cannot read wrk's output:\n{out}")
+    rps, p50, p99 = float(rate.group(1)), _ms(p50_text.group(1)), _ms(p99_text.group(1))
+    if p50 != p50 or p99 != p99:
+        print(f"    wrk printed no latency figure:\n{out}", file=sys.stderr)
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: .*", out)
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
