@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 
 def start_server(*args: str) -> tuple[subprocess.Popen[str], str, str]:
@@ -27,3 +29,12 @@ def start_server(*args: str) -> tuple[subprocess.Popen[str], str, str]:
     assert match, banner
     threading.Thread(target=process.stdout.read, daemon=True).start()  # keep the pipe drained
     return process, match.group(1), banner
+
+
+def write_seed(path: Path, license_key: str, tenduke_public_pem: str) -> Path:
+    """A seed file with one system-level 1Kosmos license and one registered 10Duke client key."""
+    path.write_text(json.dumps({
+        "licenses": [{"licenseKey": license_key, "authLevel": "system"}],
+        "tendukeClients": [{"publicKeyPem": tenduke_public_pem}],
+    }))  # fmt: skip
+    return path

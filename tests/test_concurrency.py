@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 import time
@@ -17,7 +16,7 @@ import pytest
 
 from eventclient import KosmosClient, TenDukeClient
 from tests.conftest import rsa_pair
-from tests.servers import start_server
+from tests.servers import start_server, write_seed
 
 LICENSE = "concurrency-test-license-01"
 FEEDS = ("conc-a", "conc-b")
@@ -29,11 +28,7 @@ SECONDS = 3.0
 def server(tmp_path: Path) -> tuple[str, str]:
     """A 3-worker server; yields its URL and the RSA private key registered with it."""
     pair = rsa_pair()
-    seed = tmp_path / "seed.json"
-    seed.write_text(json.dumps({
-        "licenses": [{"licenseKey": LICENSE, "authLevel": "system"}],
-        "tendukeClients": [{"publicKeyPem": pair.public_pem}],
-    }))  # fmt: skip
+    seed = write_seed(tmp_path / "seed.json", LICENSE, pair.public_pem)
     process, url, _ = start_server("--db", str(tmp_path / "conc.sqlite"), "--seed", str(seed), "--workers", WORKERS)
     try:
         yield url, pair.private_pem

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
@@ -12,18 +11,14 @@ from pathlib import Path
 
 from eventclient import ClientError, KosmosClient, TenDukeClient
 from tests.conftest import rsa_pair
-from tests.servers import start_server
+from tests.servers import start_server, write_seed
 
 LICENSE = "crash-test-license-0001"
 
 
 def test_kill_9_mid_stream_loses_no_acknowledged_event(tmp_path: Path) -> None:
     pair = rsa_pair()
-    seed = tmp_path / "seed.json"
-    seed.write_text(json.dumps({
-        "licenses": [{"licenseKey": LICENSE, "authLevel": "system"}],
-        "tendukeClients": [{"publicKeyPem": pair.public_pem}],
-    }))  # fmt: skip
+    seed = write_seed(tmp_path / "seed.json", LICENSE, pair.public_pem)
     db = tmp_path / "crash.sqlite"
     process, url, _ = start_server("--db", str(db), "--seed", str(seed))
 
