@@ -273,3 +273,12 @@ def test_bad_rate_limit_is_refused_by_the_parser(capsys: pytest.CaptureFixture[s
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "N/SECONDS" in err or "at least 1" in err
+
+
+def test_threaded_gunicorn_workers_serve_and_keep_connections(tmp_path: Path) -> None:
+    with serving("--db", str(tmp_path / "t.sqlite"), "--workers", "2", "--threads", "4") as (base, banner):
+        assert "2 gunicorn worker(s)" in banner
+        with httpx.Client() as http:  # one connection, kept alive by the threaded workers
+            answers = [http.get(f"{base}/events/healthz") for _ in range(5)]
+        assert {a.status_code for a in answers} == {200}
+        assert {a.headers.get("connection", "keep-alive").lower() for a in answers} == {"keep-alive"}

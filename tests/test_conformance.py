@@ -13,7 +13,7 @@ from werkzeug.serving import make_server
 from conformance import ConformanceError, KosmosTarget, Target, TenDukeTarget, run
 from conformance.core import CHECKS
 from conformance.mock_target import provision
-from mockserver import MockServer
+from mockserver import MockServer, create_app
 from mockserver.cli import main
 from mockserver.faults import FAULTS
 from tests.conftest import rsa_pair
@@ -41,6 +41,12 @@ def test_every_fault_has_an_expected_check() -> None:
     assert set(CATCHES) == set(FAULTS)
     assert len(FAULTS) >= 12
     assert set(CATCHES.values()) <= set(CHECKS)
+
+
+def test_an_unknown_fault_name_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="unknown FAULTS \\['accept_everything'\\]"):
+        create_app({"DATABASE": ":memory:", "FAULTS": ("accept_alg_none", "accept_everything")})
+    assert create_app({"DATABASE": ":memory:", "FAULTS": ("accept_alg_none",)}).config["FAULTS"] == ("accept_alg_none",)
 
 
 def test_clean_pass_on_the_unmodified_mock(tmp_path: Path) -> None:
