@@ -1,6 +1,6 @@
 """Benchmark the mock against a bare Flask app and Stoplight Prism; print a Markdown table.
 
-    .venv/bin/python bench/run.py            # about 15 minutes; writes bench/results.md
+    .venv/bin/python bench/run.py            # about 20 minutes; writes bench/results.md
 
 Load comes from wrk on one core, every server runs on the other (taskset), all on loopback.
 Requests are signed before a run starts, so the load generator does no crypto. Each scenario
