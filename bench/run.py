@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -78,22 +79,20 @@ def pinned(command: list[str]) -> list[str]:
 
 def free_port() -> int:
     """A free loopback port."""
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
-def running(command: list[str], url: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def running(command: list[str], url: str) -> Iterator[subprocess.Popen[bytes]]:
     """Run a server until the block ends; ready once ``url`` answers."""
     with tempfile.TemporaryFile() as log:
-        yield from _run_server(command, url, env or {}, log)
+        yield from _run_server(command, url, log)
 
 
-def _run_server(command: list[str], url: str, env: dict[str, str], log: Any) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=log, start_new_session=True)
+def _run_server(command: list[str], url: str, log: Any) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -163,8 +162,9 @@ class Credentials:
     """What the signed scenarios need from a server."""
 
     server_public_key: str
+    rsa: jws.PemKeyPair
+    """The 10Duke client key registered with the mock by the seed file."""
     caller: kosmos_crypto.KeyPair = field(default_factory=kosmos_crypto.generate_keypair)
-    rsa: jws.PemKeyPair = field(default_factory=lambda: jws.generate_rsa_keypair(2048))
 
     @property
     def key(self) -> bytes:
