@@ -140,6 +140,14 @@ def _check_algorithm(token: str | bytes) -> dict[str, Any]:
     return header
 
 
+def _check_well_formed(token: str | bytes) -> None:
+    """Raise MalformedJws if pyjwt cannot parse ``token``; for when no key was there to try it."""
+    try:
+        jwt.get_unverified_header(token)
+    except jwt.exceptions.DecodeError as exc:
+        raise MalformedJws(f"not a compact JWS: {exc}") from exc
+
+
 def _ordered(keys: KeyRing, kid: Any) -> Iterator[tuple[str, rsa.RSAPublicKey]]:
     """Each distinct key once, the one named by ``kid`` first (a hint only: the others are tried too)."""
     tried: set[int] = set()
@@ -172,6 +180,7 @@ def verify_jws(token: str | bytes, keys: KeyRing) -> VerifiedJws:
         except jwt.exceptions.DecodeError as exc:
             raise MalformedJws(f"not a compact JWS: {exc}") from exc
         return VerifiedJws(decoded["header"], decoded["payload"], key_id)
+    _check_well_formed(token)  # malformed is a 400 even when no registered key was there to try
     raise SignatureInvalid("the signature does not verify with any registered client key")
 
 
@@ -202,6 +211,7 @@ def verify_bearer(token: str, keys: KeyRing, now: float, leeway: float = 0) -> t
             raise MalformedJws(f"not a JWT: {exc}") from exc
         _check_times(claims, now, leeway)
         return claims, key_id
+    _check_well_formed(token)
     raise SignatureInvalid("the token's signature does not verify with any registered client key")
 
 

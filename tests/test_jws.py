@@ -138,3 +138,13 @@ def test_bearer_times() -> None:
         jws.verify_bearer(jws.sign_bearer({"exp": now + 60, "nbf": now + 30}, pair.private_pem), ring, now)
     with pytest.raises(TokenExpired, match="number"):
         jws.verify_bearer(jws.sign_bearer({"exp": "soon"}, pair.private_pem), ring, now)
+
+
+@pytest.mark.parametrize("with_key", [False, True], ids=["no keys", "one key"])
+def test_malformed_payload_after_a_good_header_is_malformed_with_or_without_keys(with_key: bool) -> None:
+    """Only the header is read before verifying; a bad payload is still a 400, not a bad signature."""
+    ring = [("k", jws.load_rsa_public_key(rsa_pair().public_pem))] if with_key else []
+    header = jws.sign_jws({}, rsa_pair().private_pem).split(".")[0]
+    for verify in (lambda t: jws.verify_jws(t, ring), lambda t: jws.verify_bearer(t, ring, now=0)):
+        with pytest.raises(MalformedJws):
+            verify(f"{header}.!!!!.c2ln")
