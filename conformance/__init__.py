@@ -12,7 +12,8 @@ from conformance.core import (
     TenDukeTarget,
     check,
 )
-from conformance.runner import Report, run
+from conformance.report import Report
+from conformance.runner import run
 
 __all__ = [
     "CHECKS",

@@ -1,14 +1,14 @@
-"""``eventdouble conform``: run the kit against a URL, or against an in-process mock."""
+"""``eventdouble conform``: run the kit against a URL with a credentials file, or against an in-process mock."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from conformance.core import ConformanceError, KosmosTarget, Target, TenDukeTarget
-from conformance.runner import Report, run
+from conformance.core import CHECKS, CheckResult, ConformanceError, Target
+from conformance.report import Report
+from conformance.runner import run
 
 __all__ = ["add_conform_command"]
 
@@ -16,38 +16,63 @@ EXIT_FAILED = 1
 EXIT_MISCONFIGURED = 2
 
 
-def _target(args: argparse.Namespace, apis: list[str]) -> Target:
-    kosmos = tenduke = None
-    if "kosmos" in apis:
-        if not (args.kosmos_license and args.tenant and args.community):
-            raise ConformanceError("--api kosmos needs --kosmos-license, --tenant and --community")
-        kosmos = KosmosTarget(
-            args.kosmos_license, args.tenant, args.community, args.kosmos_scoped_license, args.kosmos_disabled_license
-        )
-    if "tenduke" in apis:
-        if not (args.tenduke_key and args.feed):
-            raise ConformanceError("--api tenduke needs --tenduke-key and --feed")
-        try:
-            pem = Path(args.tenduke_key).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConformanceError(f"cannot read key file {args.tenduke_key}: {exc.strerror}") from exc
-        tenduke = TenDukeTarget(pem, args.feed)
-    return Target(args.target, kosmos, tenduke)
+class Progress:
+    """Prints each check's result as it finishes; on a terminal, also a status line while it runs."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty()
+
+    def __call__(self, position: int, total: int, result: CheckResult) -> None:
+        clear = "\r\033[K" if self.tty else ""
+        detail = f"  {result.detail}" if result.status != "passed" else ""
+        self.stream.write(f"{clear}[{position:>3}/{total}] {result.status.upper():7} {result.name}{detail}\n")
+        if self.tty and position < total:
+            self.stream.write(f"[{position:>3}/{total}] running...")
+        self.stream.flush()
+
+
+def _target(args: argparse.Namespace) -> Target:
+    from conformance.credentials import load_credentials
+    from conformance.mock_target import provision
+
+    if args.provision_mock:
+        target = provision(args.target, expiring_in=args.expiring_in)
+    elif args.credentials:
+        target = load_credentials(args.credentials, args.target)
+    else:
+        raise ConformanceError("give --credentials FILE (or --provision-mock for an eventdouble mock)")
+    target.allow_destructive = args.allow_destructive
+    return target
 
 
 def _conform(args: argparse.Namespace) -> int:
+    if args.list:
+        for name, registered in CHECKS.items():
+            needs = f"  [needs {', '.join(registered.needs)}]" if registered.needs else ""
+            print(f"{name:42} {registered.family:14} {registered.description}{needs}")
+        return 0
     apis = ["kosmos", "tenduke"] if args.api == "all" else [args.api]
+    options = {"max_examples": args.max_examples, "seed": args.seed, "progress": None if args.quiet else Progress()}
     try:
         if args.against_mock:
             from conformance.mock_target import provision
             from mockserver import MockServer
 
-            with MockServer(config={"FAULTS": tuple(args.mock_fault or ())}) as server:
-                report = run(provision(server), apis, args.check, max_examples=args.max_examples, seed=args.seed)
+            with MockServer() as server:
+                report = run(provision(server.url), apis, args.check, **options)
         else:
             if not args.target:
                 raise ConformanceError("give --target URL, or --against-mock")
-            report = run(_target(args, apis), apis, args.check, max_examples=args.max_examples, seed=args.seed)
+            target = _target(args)
+            if args.write_credentials:
+                from conformance.credentials import dump_credentials
+
+                print(f"wrote {dump_credentials(target, args.write_credentials)}")
+                return 0
+            if args.api == "all":  # the APIs the credentials cover
+                apis = [api for api in apis if getattr(target, api) is not None] or apis
+            report = run(target, apis, args.check, **options)
     except ConformanceError as exc:
         print(f"eventdouble conform: {exc}", file=sys.stderr)
         return EXIT_MISCONFIGURED
@@ -56,6 +81,7 @@ def _conform(args: argparse.Namespace) -> int:
 
 
 def _publish(report: Report, report_dir: str | None) -> None:
+    print()
     print(report.table())
     if report_dir:
         for path in report.write(report_dir):
@@ -65,34 +91,52 @@ def _publish(report: Report, report_dir: str | None) -> None:
 
 def add_conform_command(commands: Any) -> None:
     """Add ``conform`` to the ``eventdouble`` sub-command parser."""
-    from mockserver.faults import FAULTS
-
     parser = commands.add_parser(
         "conform",
         help="test a server against the specs and the security rules",
         description=(
-            "Run the conformance kit against any server: named security checks (unsigned, tampered, "
-            "stale, replayed, wrong license or tenant, alg none, HS256, unknown or weak keys, expired or "
-            "wrong-feed tokens) and round trips. Exit status: 0 all passed, 1 a check failed, 2 the kit "
-            "could not run (bad options, unreachable target)."
+            "Run the conformance kit against any server: every rule a client can observe, each with a "
+            "probe that must be refused and one that must be accepted, read back where something is "
+            "stored. Credentials come from a YAML file (see the README, 'Conformance'); a check whose "
+            "credentials are missing is SKIPPED and names the key to add. Exit status: 0 all passed, "
+            "1 a check failed, 2 the kit could not run (bad options, unreachable target)."
         ),
     )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--target", metavar="URL", help="server root, e.g. https://events.example.com")
     where.add_argument("--against-mock", action="store_true", help="start an in-process mock, provision it, test it")
-    parser.add_argument("--api", choices=["kosmos", "tenduke", "all"], default="all")
+    parser.add_argument("--credentials", metavar="FILE", help="YAML credentials file for --target")
+    parser.add_argument(
+        "--provision-mock",
+        action="store_true",
+        help="--target is an eventdouble mock: create every credential through its admin API",
+    )
+    parser.add_argument(
+        "--write-credentials",
+        metavar="DIR",
+        help="with --provision-mock: write DIR/credentials.yaml (and key files) and exit without running checks",
+    )
+    parser.add_argument(
+        "--expiring-in",
+        type=float,
+        metavar="SECONDS",
+        help="with --write-credentials: include a license expiring this many seconds from now",
+    )
+    parser.add_argument(
+        "--allow-destructive",
+        action="store_true",
+        help="also run checks that change the server for every user (the service-key reset)",
+    )
+    parser.add_argument(
+        "--api",
+        choices=["kosmos", "tenduke", "all"],
+        default="all",
+        help="the API to test (default: each one the credentials file has a section for)",
+    )
     parser.add_argument("--check", action="append", metavar="NAME", help="run only this check (repeatable)")
-    parser.add_argument("--report-dir", metavar="DIR", help="write junit.xml and report.md here")
+    parser.add_argument("--list", action="store_true", help="list the checks, their rule family and needs, and exit")
+    parser.add_argument("--report-dir", metavar="DIR", help="write junit.xml, report.md and report.html here")
     parser.add_argument("--max-examples", type=int, default=25, help="examples per operation in the schema phase")
     parser.add_argument("--seed", type=int, help="random seed of the schema phase")
-    kosmos = parser.add_argument_group("1Kosmos credentials")
-    kosmos.add_argument("--kosmos-license", metavar="KEY", help="a license valid for --tenant/--community")
-    kosmos.add_argument("--tenant")
-    kosmos.add_argument("--community")
-    kosmos.add_argument("--kosmos-scoped-license", action="store_true", help="the license is tenant/community-level")
-    kosmos.add_argument("--kosmos-disabled-license", metavar="KEY", help="a disabled license, for that check")
-    tenduke = parser.add_argument_group("10Duke credentials")
-    tenduke.add_argument("--tenduke-key", metavar="PEM", help="a registered client's RSA private key file")
-    tenduke.add_argument("--feed", help="an event source id the kit may write to and read")
-    parser.add_argument("--mock-fault", action="append", choices=sorted(FAULTS), help=argparse.SUPPRESS)
+    parser.add_argument("--quiet", action="store_true", help="no per-check lines while running; only the report")
     parser.set_defaults(run=_conform)

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from eventclient.exceptions import ClientError, CryptoError
 
 __all__ = [
     "CHECKS",
+    "KOSMOS_ROLES",
     "CheckFailed",
     "CheckResult",
     "ConformanceError",
@@ -32,6 +34,7 @@ __all__ = [
     "TenDukeTarget",
     "check",
     "curl",
+    "expect_refusal",
     "expect_status",
 ]
 
@@ -53,17 +56,38 @@ class ConformanceError(Exception):
     """The kit is misconfigured or the target cannot be reached: not a verdict on the target."""
 
 
+KOSMOS_ROLES = ("system", "service", "tenant", "community", "disabled", "expired", "other_tenant")
+"""1Kosmos license roles a credentials file may name (``kosmos.licenses.<role>``)."""
+
+
 @dataclass
 class KosmosTarget:
-    """What the kit needs to test a 1Kosmos Events service."""
+    """What the kit needs to test a 1Kosmos Events service: ids, and licenses by role.
 
-    license_key: str
-    tenant_id: str
-    community_id: str
-    scoped: bool = False
-    """The license is of authLevel tenant or community, so another tenant must be refused."""
-    disabled_license: str | None = None
-    """A disabled license key, for the disabled-license check (skipped without one)."""
+    Roles: ``system``, ``service``, ``tenant`` and ``community`` (licenses of that authLevel, the
+    last two for ``tenant``/``community``), ``disabled`` and ``expired`` (refused licenses) and
+    ``other_tenant`` (a tenant-level license of ``other_tenant``). A check that needs a role the
+    target lacks is skipped and names the key to add.
+    """
+
+    tenant: str
+    community: str
+    licenses: dict[str, str] = field(default_factory=dict)
+    other_tenant: str | None = None
+    """A tenant the tenant- and community-level licenses may not touch."""
+    other_community: str | None = None
+    """Another community of ``tenant``."""
+    expiring: tuple[str, float] | None = None
+    """A license and its expiry (epoch seconds) shortly after the run starts, to watch it expire."""
+    allowed_time_span: int = 60
+    """Seconds a request id may be old or ahead (the API documents 60)."""
+
+    def writer(self) -> str | None:
+        """The narrowest license that may write to ``tenant``/``community``."""
+        for role in ("community", "tenant", "service", "system"):
+            if role in self.licenses:
+                return self.licenses[role]
+        return None
 
 
 @dataclass
@@ -71,7 +95,15 @@ class TenDukeTarget:
     """What the kit needs to test a 10Duke Event Data service."""
 
     private_key_pem: str
-    feed: str
+    """A registered client's RSA private key."""
+    feed: str = "conformance"
+    """Prefix of the event source ids the kit writes to (one fresh feed per run and check)."""
+    second_private_key_pem: str | None = None
+    """Another registered client's key (the server must try every key, not only the first)."""
+    weak_private_key_pem: str | None = None
+    """The private key of an RSA key under 2048 bits that the server has registered anyway."""
+    ec_private_key_pem: str | None = None
+    """The private key of a non-RSA (EC P-256) key that the server has registered anyway."""
 
 
 @dataclass
@@ -81,6 +113,34 @@ class Target:
     base_url: str
     kosmos: KosmosTarget | None = None
     tenduke: TenDukeTarget | None = None
+    allow_destructive: bool = False
+    """Run checks that change the server for everyone (the service-key reset)."""
+    expiring_license: Callable[[float], tuple[str, float]] | None = None
+    """Makes a license expiring ``n`` seconds from now (a mock's admin API can); else ``kosmos.expiring``."""
+
+    def has(self, key: str) -> bool:
+        """Whether the credentials hold ``key`` (``kosmos.licenses.system``, ``tenduke.weak_key``, ...)."""
+        api, _, rest = key.partition(".")
+        if api == "kosmos":
+            if self.kosmos is None:
+                return False
+            if rest.startswith("licenses."):  # "licenses.a|b": either role will do
+                return any(role in self.kosmos.licenses for role in rest.removeprefix("licenses.").split("|"))
+            if rest == "expiring":
+                return self.kosmos.expiring is not None or self.expiring_license is not None
+            return bool(getattr(self.kosmos, rest))
+        if self.tenduke is None:
+            return False
+        return bool(getattr(self.tenduke, TENDUKE_KEYS[rest]))
+
+
+TENDUKE_KEYS = {
+    "client_key": "private_key_pem",
+    "second_client_key": "second_private_key_pem",
+    "weak_key": "weak_private_key_pem",
+    "ec_key": "ec_private_key_pem",
+}
+"""Credentials-file keys of the 10Duke section and the :class:`TenDukeTarget` field each fills."""
 
 
 @dataclass
@@ -107,6 +167,14 @@ class RegisteredCheck:
     api: str
     description: str
     run: Callable[[Context], None]
+    family: str = "other"
+    """The rule family, for the coverage line (e.g. ``authorisation``, ``request ids``)."""
+    operations: tuple[str, ...] = ()
+    """The operationIds it exercises, for the per-operation score."""
+    needs: tuple[str, ...] = ()
+    """Credentials keys it cannot run without; missing ones make it SKIPPED, naming them."""
+    destructive: bool = False
+    """It changes the server for every user; runs only with ``allow_destructive``."""
 
 
 @dataclass
@@ -118,6 +186,8 @@ class CheckResult:
     description: str
     status: str  # passed | failed | skipped | error
     detail: str = ""
+    family: str = "other"
+    operations: tuple[str, ...] = ()
     reproduction: str | None = None
     seconds: float = 0.0
 
@@ -125,13 +195,22 @@ class CheckResult:
 CHECKS: dict[str, RegisteredCheck] = {}
 
 
-def check(name: str, api: str, description: str) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
+def check(
+    name: str,
+    api: str,
+    description: str,
+    *,
+    family: str = "other",
+    operations: tuple[str, ...] = (),
+    needs: tuple[str, ...] = (),
+    destructive: bool = False,
+) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
     """Register a check under ``name`` (``<api>.<what>``)."""
 
     def register(func: Callable[[Context], None]) -> Callable[[Context], None]:
         if name in CHECKS:
             raise ValueError(f"check {name} is registered twice")
-        CHECKS[name] = RegisteredCheck(name, api, description, func)
+        CHECKS[name] = RegisteredCheck(name, api, description, func, family, operations, needs, destructive)
         return func
 
     return register
@@ -145,11 +224,49 @@ def expect_status(response: httpx.Response, what: str, statuses: tuple[int, ...]
         raise CheckFailed(f"{what}: got {response.status_code}, expected {' or '.join(map(str, statuses))}", response)
 
 
+def expect_refusal(response: httpx.Response, what: str, status: int) -> None:
+    """Fail unless ``response`` is a refusal with ``status`` in its API's documented error format."""
+    expect_status(response, what, (status,))
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise CheckFailed(f"{what}: the {status} answer is not JSON: {response.text[:100]!r}", response) from exc
+    if response.request.url.path.startswith(("/events", "/reports")):
+        expected = {"statusCode": status, "error": HTTPStatus(status).phrase}
+        if not isinstance(body, dict) or {k: body.get(k) for k in expected} != expected:
+            raise CheckFailed(
+                f"{what}: the refusal is not {{statusCode: {status}, error: ..., message}}: {body}", response
+            )
+        if not isinstance(body.get("message"), str):
+            raise CheckFailed(f"{what}: the refusal has no message: {body}", response)
+    elif not (isinstance(body, dict) and isinstance(body.get("error"), str) and isinstance(body.get("message"), str)):
+        raise CheckFailed(f"{what}: the refusal is not {{error, message}}: {body}", response)
+
+
+def _missing(registered: RegisteredCheck, ctx: Context) -> str | None:
+    """Why ``registered`` cannot run against this target, or None."""
+    absent = [key for key in registered.needs if not ctx.target.has(key)]
+    if absent:
+        return f"needs {', '.join(absent)} in the credentials file"
+    if registered.destructive and not ctx.target.allow_destructive:
+        return "destructive: changes the server for every user; run with --allow-destructive"
+    return None
+
+
 def run_check(registered: RegisteredCheck, ctx: Context) -> CheckResult:
     """Run one check and classify its outcome."""
     started = time.perf_counter()
-    result = CheckResult(registered.name, registered.api, registered.description, "passed")
+    result = CheckResult(
+        registered.name,
+        registered.api,
+        registered.description,
+        "passed",
+        family=registered.family,
+        operations=registered.operations,
+    )
     try:
+        if why := _missing(registered, ctx):
+            raise SkipCheck(why)
         registered.run(ctx)
     except CheckFailed as failure:
         result.status, result.detail, result.reproduction = "failed", failure.message, failure.reproduction

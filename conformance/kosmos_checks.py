@@ -1,214 +1,592 @@
-"""Security and round-trip checks of a 1Kosmos Events service, each registered by name."""
+"""1Kosmos checks of the envelope, the headers, request ids, licenses and error statuses.
+
+Each check sends the probe that must be refused, reads back that nothing was stored, and sends
+the matching good probe, which must be accepted: a server that refuses everything fails too.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import time
+import uuid
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from conformance.core import CheckFailed, Context, KosmosTarget, SkipCheck, check, expect_status
-from eventclient import KosmosClient, kosmos_crypto
+from conformance import wire
+from conformance.core import CheckFailed, Context, SkipCheck, check, expect_refusal, expect_status
+from conformance.kosmos_probe import Caller, event_name, kosmos, service_public_key, stored
 
 API = "kosmos"
+WRITE = ("createEvent",)
+WRITER = ("kosmos.licenses.community|tenant|service|system",)
+"""Any license that may write to the tenant and community (the narrowest is used)."""
 
 
-def _target(ctx: Context) -> KosmosTarget:
-    if ctx.target.kosmos is None:
-        raise SkipCheck("no 1Kosmos credentials given")
-    return ctx.target.kosmos
+def _writer(ctx: Context) -> str:
+    license_key = kosmos(ctx).writer()
+    if license_key is None:
+        raise SkipCheck("needs a license for the tenant and community (kosmos.licenses.community, tenant, ...)")
+    return license_key
 
 
-def _client(ctx: Context, license_key: str | None = None) -> KosmosClient:
-    target = _target(ctx)
-    return KosmosClient(ctx.url("/events"), license_key or target.license_key, app_id="conformance", session=ctx.http)
+def accepted(response: httpx.Response, what: str) -> None:
+    """Fail unless ``response`` is a 2xx."""
+    if response.status_code >= 500 or not 200 <= response.status_code < 300:
+        raise CheckFailed(f"{what}: a valid request got {response.status_code}: {response.text[:300]}", response)
 
 
-def _event_url(ctx: Context, name: str, tenant: str | None = None) -> str:
-    target = _target(ctx)
-    return ctx.url(f"/events/tenant/{tenant or target.tenant_id}/community/{target.community_id}/event/{name}")
-
-
-def _put(ctx: Context, name: str, headers: dict[str, str], data: Any, tenant: str | None = None) -> httpx.Response:
-    return ctx.http.put(_event_url(ctx, name, tenant), headers=headers, json={"data": data})
-
-
-def _event_name(ctx: Context, what: str) -> str:
-    return f"E_CONFORMANCE_{what.upper()}_{ctx.run_id}"
-
-
-def _stored(ctx: Context, name: str) -> list[dict[str, Any]]:
-    """Events stored under ``name``, as the query endpoint reports them."""
-    target = _target(ctx)
-    try:
-        page = _client(ctx).query_events(target.tenant_id, target.community_id, page_size=100, event_name=name)
-    except Exception as exc:
-        raise CheckFailed(f"the query endpoint could not be used to read events back: {exc}") from exc
-    return list(page.get("data", []))
-
-
-def _expect_nothing_stored(ctx: Context, name: str, what: str) -> None:
-    if _stored(ctx, name):
+def nothing_stored(ctx: Context, name: str, what: str, **where: Any) -> None:
+    """Fail if an event named ``name`` was stored."""
+    if stored(ctx, name, **where):
         raise CheckFailed(f"{what}: the refused event was stored anyway")
 
 
-@check("kosmos.public_key", API, "GET /events/publickeys answers a secp256k1 public key")
-def public_key(ctx: Context) -> None:
-    _target(ctx)
-    response = ctx.http.get(ctx.url("/events/publickeys"))
-    if response.status_code != 200:
-        raise CheckFailed(f"status {response.status_code}", response)
-    try:
-        kosmos_crypto.load_public_key(response.json()["publicKey"])
-    except Exception as exc:
-        raise CheckFailed(f"publicKey is not a base64 X||Y secp256k1 point: {exc}", response) from exc
-
-
-@check("kosmos.signed_event_accepted", API, "a correctly encrypted PUT is accepted (2xx)")
-def signed_event_accepted(ctx: Context) -> None:
-    client = _client(ctx)
-    response = _put(ctx, _event_name(ctx, "accepted"), client.auth_headers(), client.encrypt({"type": "conformance"}))
-    if not 200 <= response.status_code < 300:
-        raise CheckFailed(f"a valid signed PUT got {response.status_code}: {response.text[:300]}", response)
-
-
-@check("kosmos.round_trip", API, "an event PUT is found, once, by the event query")
-def round_trip(ctx: Context) -> None:
-    client = _client(ctx)
-    name = _event_name(ctx, "roundtrip")
-    marker = {"type": "conformance", "marker": ctx.run_id}
-    response = _put(ctx, name, client.auth_headers(), client.encrypt(marker))
-    if not 200 <= response.status_code < 300:
-        raise CheckFailed(f"the PUT got {response.status_code}", response)
-    found = [e for e in _stored(ctx, name) if e.get("marker") == ctx.run_id]
+def stored_once(ctx: Context, name: str, what: str, **where: Any) -> dict[str, Any]:
+    """The one event stored under ``name``; fail unless there is exactly one."""
+    found = stored(ctx, name, **where)
     if len(found) != 1:
-        raise CheckFailed(f"the query returned the event {len(found)} times, expected once")
+        raise CheckFailed(f"{what}: the query returned {len(found)} events named {name}, expected 1")
+    return found[0]
 
 
-@check("kosmos.missing_header_refused", API, "a request without publickey, licensekey or requestid is refused")
-def missing_header_refused(ctx: Context) -> None:
-    client = _client(ctx)
-    name = _event_name(ctx, "missing")
-    for header in ("publickey", "licensekey", "requestid"):
-        headers = client.auth_headers()
-        del headers[header]
-        response = _put(ctx, name, headers, client.encrypt({"type": "conformance"}))
-        expect_status(response, f"without {header}", (400, 401))
-    _expect_nothing_stored(ctx, name, "missing header")
+def refused_then_accepted(ctx: Context, what: str, status: int, bad: Any, good: Any) -> None:
+    """``bad(name)`` is refused with ``status`` and stores nothing; ``good(other name)`` is accepted and stored once.
+
+    Both are callables that send a request for an event name and return the response.
+    """
+    name = event_name(ctx, what.replace(" ", "_")[:40])
+    expect_refusal(bad(name), what, status)
+    nothing_stored(ctx, name, what)
+    accepted(good(name + "_OK"), f"{what} (the good twin)")
+    stored_once(ctx, name + "_OK", f"{what} (the good twin)")
 
 
-def _flip(token: str) -> str:
+# --- envelope -------------------------------------------------------------------------------------
+
+
+@check(
+    "kosmos.public_key",
+    API,
+    "GET /events/publickeys serves a secp256k1 point (base64 X||Y); healthz agrees",
+    family="envelope",
+    operations=("getPublicKeys", "getHealthz"),
+    needs=(),
+)
+def public_key(ctx: Context) -> None:
+    kosmos(ctx)
+    key = service_public_key(ctx, fresh=True)
+    try:
+        raw = base64.b64decode(key, validate=True)
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256K1(), b"\x04" + raw)
+        if len(raw) != 64:
+            raise ValueError(f"{len(raw)} bytes")
+    except ValueError as exc:
+        raise CheckFailed(f"publicKey is not base64 of a 64-byte secp256k1 X||Y: {exc}") from exc
+    health = ctx.http.get(ctx.url("/events/healthz"))
+    expect_status(health, "GET /events/healthz", (200,))
+    if health.json().get("publicKey") != key:
+        raise CheckFailed("healthz reports another publicKey than /events/publickeys", health)
+
+
+@check(
+    "kosmos.raw_envelope_accepted",
+    API,
+    "a PUT made from raw primitives (own ECDH, AES-GCM, 16-byte IV) is accepted, stored once, its request id echoed",
+    family="envelope",
+    operations=WRITE,
+    needs=WRITER,
+)
+def raw_envelope_accepted(ctx: Context) -> None:
+    caller = Caller(ctx, _writer(ctx))
+    name, request_id = event_name(ctx, "raw"), caller.request_id()
+    response = caller.put(name, {"type": "conformance", "marker": ctx.run_id}, headers=caller.headers(request_id))
+    accepted(response, "raw envelope")
+    echoed = response.headers.get("requestid")
+    try:
+        if json.loads(echoed or "") != request_id:
+            raise ValueError(echoed)
+    except ValueError as exc:
+        raise CheckFailed(
+            f"the requestid response header is not the decrypted request id: {echoed!r}", response
+        ) from exc
+    if stored_once(ctx, name, "raw envelope").get("marker") != ctx.run_id:
+        raise CheckFailed("the stored event lost its fields")
+
+
+@check(
+    "kosmos.hex_iv_accepted",
+    API,
+    "an envelope whose IV is 16 ASCII hex characters (the Java helper) is accepted",
+    family="envelope",
+    operations=WRITE,
+    needs=WRITER,
+)
+def hex_iv_accepted(ctx: Context) -> None:
+    caller = Caller(ctx, _writer(ctx))
+    name = event_name(ctx, "hex_iv")
+    iv = lambda: os.urandom(8).hex().encode("ascii")  # noqa: E731 - three fresh IVs
+    headers = {
+        "publickey": caller.public_key,
+        "licensekey": caller.seal(caller.license_key, iv()),
+        "requestid": caller.seal(caller.request_id(), iv()),
+    }
+    accepted(caller.put(name, None, headers=headers, data=caller.seal({"type": "conformance"}, iv())), "hex IV")
+    stored_once(ctx, name, "hex IV")
+
+
+def _flip(token: str, index: int) -> str:
     raw = bytearray(base64.b64decode(token))
-    raw[len(raw) // 2] ^= 1
+    raw[index] ^= 1
     return base64.b64encode(bytes(raw)).decode()
 
 
-@check("kosmos.tampered_ciphertext_refused", API, "one flipped bit in licensekey, requestid or data is refused")
+@check(
+    "kosmos.tampered_ciphertext_refused",
+    API,
+    "one flipped bit in the IV, ciphertext or tag of licensekey, requestid or data: 400, nothing stored",
+    family="envelope",
+    operations=WRITE,
+    needs=WRITER,
+)
 def tampered_ciphertext_refused(ctx: Context) -> None:
-    client = _client(ctx)
-    name = _event_name(ctx, "tampered")
+    caller = Caller(ctx, _writer(ctx))
     for part in ("licensekey", "requestid", "data"):
-        headers = client.auth_headers()
-        data = client.encrypt({"type": "conformance"})
-        if part == "data":
-            data = _flip(data)
-        else:
-            headers[part] = _flip(headers[part])
-        expect_status(_put(ctx, name, headers, data), f"tampered {part}", (400, 401))
-    _expect_nothing_stored(ctx, name, "tampered ciphertext")
+        for where, index in (("IV", 3), ("ciphertext", 17), ("tag", -1)):
+
+            def bad(name: str, part: str = part, index: int = index) -> httpx.Response:
+                headers, data = caller.headers(), caller.seal({"type": "conformance"})
+                if part == "data":
+                    data = _flip(data, index)
+                else:
+                    headers[part] = _flip(headers[part], index)
+                return caller.put(name, None, headers=headers, data=data)
+
+            name = event_name(ctx, f"tampered_{part}_{where}")
+            expect_refusal(bad(name), f"{part} with a flipped bit in its {where}", 400)
+            nothing_stored(ctx, name, f"tampered {part}")
+    accepted(caller.put(event_name(ctx, "tampered_ok"), {"type": "conformance"}), "untampered twin")
 
 
-def _aged_request(ctx: Context, offset: float, what: str) -> None:
-    client = _client(ctx)
-    name = _event_name(ctx, what)
-    headers = client.auth_headers(client.request_id(ts=time.time() + offset))
-    expect_status(_put(ctx, name, headers, client.encrypt({"type": "conformance"})), what, (401,))
-    _expect_nothing_stored(ctx, name, what)
+@check(
+    "kosmos.wrong_key_refused",
+    API,
+    "headers encrypted to another service key: 400 (can't be decrypted)",
+    family="envelope",
+    operations=WRITE,
+    needs=WRITER,
+)
+def wrong_key_refused(ctx: Context) -> None:
+    caller = Caller(ctx, _writer(ctx))
+    stranger = ec.generate_private_key(ec.SECP256K1()).public_key()
+    right_key = caller.key
+    caller.key = caller.private.exchange(ec.ECDH(), stranger)
+    name = event_name(ctx, "wrong_key")
+    expect_refusal(caller.put(name, {"type": "conformance"}), "headers sealed for another service key", 400)
+    caller.key = right_key
+    nothing_stored(ctx, name, "wrong key")
 
 
-@check("kosmos.stale_request_id_refused", API, "a request id 120 s old is refused (401)")
-def stale_request_id_refused(ctx: Context) -> None:
-    _aged_request(ctx, -120, "stale")
+@check(
+    "kosmos.ecdsa_helper_vectors",
+    API,
+    "ecdsa_helper encrypts and decrypts like the fixed vectors, with 32-, 31- and 33-byte private keys; bad tag: 400",
+    family="envelope",
+    operations=("ecdsaHelper",),
+)
+def ecdsa_helper_vectors(ctx: Context) -> None:
+    kosmos(ctx)
+    pairs = wire.load_vectors("kosmos_crypto")["keypairs"]
+    for mine, theirs in ((pairs[0], pairs[1]), (pairs[1], pairs[2]), (pairs[2], pairs[0])):
+        key = wire.ecdh_key(theirs["privateKey"], mine["publicKey"])
+        body = {
+            "dataStr": f"conformance {ctx.run_id}",
+            "publicKey": theirs["publicKey"],
+            "privateKey": mine["privateKey"],
+        }
+        response = ctx.http.post(ctx.url("/events/ecdsa_helper/encrypt"), json=body)
+        expect_status(response, f"helper encrypt with {mine['name']}", (200,))
+        if wire.open_envelope(str(response.json().get("data")), key) != body["dataStr"].encode():
+            raise CheckFailed(f"helper encrypt with {mine['name']}: the kit cannot open the result", response)
+        sealed = wire.seal(b"opened by the helper", key)
+        response = ctx.http.post(ctx.url("/events/ecdsa_helper/decrypt"), json={**body, "dataStr": sealed})
+        expect_status(response, f"helper decrypt with {mine['name']}", (200,))
+        if response.json().get("data") != "opened by the helper":
+            raise CheckFailed(f"helper decrypt with {mine['name']} returned {response.json().get('data')!r}", response)
+        response = ctx.http.post(ctx.url("/events/ecdsa_helper/decrypt"), json={**body, "dataStr": _flip(sealed, -1)})
+        expect_refusal(response, "helper decrypt of a token with a bad tag", 400)
 
 
-@check("kosmos.future_request_id_refused", API, "a request id 120 s in the future is refused (401)")
-def future_request_id_refused(ctx: Context) -> None:
-    _aged_request(ctx, 120, "future")
+# --- headers and bodies ---------------------------------------------------------------------------
 
 
-@check("kosmos.replayed_request_id_refused", API, "the same request id a second time is refused (401)")
+@check(
+    "kosmos.missing_header_refused",
+    API,
+    "no or an empty publickey, licensekey or requestid: 400, nothing stored",
+    family="headers",
+    operations=WRITE,
+    needs=WRITER,
+)
+def missing_header_refused(ctx: Context) -> None:
+    caller = Caller(ctx, _writer(ctx))
+    for header in ("publickey", "licensekey", "requestid"):
+        for value in (None, ""):
+            name = event_name(ctx, f"missing_{header}_{value is None}")
+            headers = caller.headers()
+            if value is None:
+                del headers[header]
+            else:
+                headers[header] = value
+            what = f"{header} {'missing' if value is None else 'empty'}"
+            expect_refusal(caller.put(name, {"type": "conformance"}, headers=headers), what, 400)
+            nothing_stored(ctx, name, what)
+    accepted(caller.put(event_name(ctx, "headers_ok"), {"type": "conformance"}), "all three headers")
+
+
+@check(
+    "kosmos.malformed_headers_refused",
+    API,
+    "non-base64, truncated, off-curve or oversized headers: a 4xx in the error format, never a 5xx",
+    family="headers",
+    operations=WRITE,
+    needs=WRITER,
+)
+def malformed_headers_refused(ctx: Context) -> None:
+    caller = Caller(ctx, _writer(ctx))
+    cases = {
+        "non-base64 licensekey": ({"licensekey": "%%% not base64 %%%"}, 400),
+        "truncated requestid": ({"requestid": "AAAA"}, 400),
+        "off-curve publickey": ({"publickey": base64.b64encode(b"\x01" * 64).decode()}, 400),
+        "publickey of 32 bytes": ({"publickey": base64.b64encode(os.urandom(32)).decode()}, 400),
+        "huge publickey": ({"publickey": "A" * 6000}, 400),
+        "header over 8 KiB": ({"licensekey": "A" * 9000}, 431),
+    }
+    for what, (override, status) in cases.items():
+        response = caller.put(
+            event_name(ctx, "malformed"), {"type": "conformance"}, headers={**caller.headers(), **override}
+        )
+        expect_refusal(response, what, status)
+    nothing_stored(ctx, event_name(ctx, "malformed"), "malformed headers")
+
+
+@check(
+    "kosmos.invalid_event_refused",
+    API,
+    "event without type, empty type, not JSON once decrypted, a JSON array: 400, nothing stored",
+    family="bodies",
+    operations=WRITE,
+    needs=WRITER,
+)
+def invalid_event_refused(ctx: Context) -> None:
+    caller = Caller(ctx, _writer(ctx))
+    bodies = {
+        "no type": caller.seal({"marker": ctx.run_id}),
+        "empty type": caller.seal({"type": ""}),
+        "not JSON": caller.seal("this is not JSON"),
+        "a JSON array": caller.seal([{"type": "conformance"}]),
+        "plain object without type": {"marker": ctx.run_id},
+    }
+    for what, data in bodies.items():
+        refused_then_accepted(
+            ctx,
+            f"event {what}",
+            400,
+            lambda name, data=data: caller.put(name, None, data=data),
+            lambda name: caller.put(name, None, data=caller.seal({"type": "conformance"})),
+        )
+    accepted(caller.put(event_name(ctx, "plain_ok"), None, data={"type": "conformance"}), "plain object data")
+    stored_once(ctx, event_name(ctx, "plain_ok"), "plain object data")
+
+
+@check(
+    "kosmos.error_statuses",
+    API,
+    "unknown route 404, body over 1 MiB 413, non-JSON body 415: each in the error format, nothing stored",
+    family="errors",
+    operations=WRITE,
+    needs=WRITER,
+)
+def error_statuses(ctx: Context) -> None:
+    caller = Caller(ctx, _writer(ctx))
+    expect_refusal(ctx.http.get(ctx.url(f"/events/no-such-route-{ctx.run_id}")), "unknown route", 404)
+    name = event_name(ctx, "too_large")
+    big = caller.seal({"type": "conformance", "pad": "x" * (1024 * 1024)})
+    expect_refusal(caller.put(name, None, data=big), "a body over 1 MiB", 413)
+    target = kosmos(ctx)
+    path = f"/events/tenant/{target.tenant}/community/{target.community}/event/{name}"
+    body = json.dumps({"data": caller.seal({"type": "conformance"})})
+    response = ctx.http.put(ctx.url(path), content=body, headers={**caller.headers(), "Content-Type": "text/plain"})
+    expect_refusal(response, "a text/plain body", 415)
+    nothing_stored(ctx, name, "413/415")
+
+
+# --- request ids ----------------------------------------------------------------------------------
+
+
+def _request_id_refused(ctx: Context, what: str, status: int, request_id: Any) -> None:
+    caller = Caller(ctx, _writer(ctx))
+    refused_then_accepted(
+        ctx,
+        what,
+        status,
+        lambda name: caller.put(name, {"type": "conformance"}, headers=caller.headers(request_id)),
+        lambda name: caller.put(name, {"type": "conformance"}),
+    )
+
+
+@check(
+    "kosmos.request_id_fields_required",
+    API,
+    "a request id without ts, uuid or appid: 400; appId is taken",
+    family="request ids",
+    operations=WRITE,
+    needs=WRITER,
+)
+def request_id_fields_required(ctx: Context) -> None:
+    for field in ("ts", "uuid", "appid"):
+        request_id = {"ts": int(time.time()), "uuid": str(uuid.uuid4()), "appid": "conformance"}
+        del request_id[field]
+        _request_id_refused(ctx, f"request id without {field}", 400, request_id)
+    caller = Caller(ctx, _writer(ctx))
+    camel = {"ts": int(time.time()), "uuid": str(uuid.uuid4()), "appId": "conformance"}
+    name = event_name(ctx, "appid_camel")
+    accepted(caller.put(name, {"type": "conformance"}, headers=caller.headers(camel)), "request id with appId")
+    if stored_once(ctx, name, "appId").get("appid") != "conformance":
+        raise CheckFailed("a request id's appId is not stored as the event's appid")
+
+
+@check(
+    "kosmos.request_id_types",
+    API,
+    "request id not JSON, not an object, ts not a number, uuid not a UUID string, appid not a string: 400",
+    family="request ids",
+    operations=WRITE,
+    needs=WRITER,
+)
+def request_id_types(ctx: Context) -> None:
+    def rid(**change: Any) -> dict[str, Any]:
+        return {"ts": int(time.time()), "uuid": str(uuid.uuid4()), "appid": "conformance", **change}
+
+    cases: dict[str, Any] = {
+        "not JSON": "ts=now uuid=x",
+        "a JSON array": json.dumps([rid()]),
+        "ts a string": rid(ts=str(int(time.time()))),
+        "ts true": rid(ts=True),
+        "uuid a number": rid(uuid=12345),
+        "uuid not a UUID": rid(uuid="not-a-uuid"),
+        "appid a number": rid(appid=7),
+    }
+    for what, value in cases.items():
+        _request_id_refused(ctx, f"request id {what}", 400, value)
+    caller = Caller(ctx, _writer(ctx))
+    accepted(
+        caller.put(event_name(ctx, "ts_float"), {"type": "x"}, headers=caller.headers(rid(ts=time.time()))),
+        "request id with a fractional ts",
+    )
+
+
+def _window_probe(ctx: Context, sign: int) -> None:
+    span = kosmos(ctx).allowed_time_span
+    caller = Caller(ctx, _writer(ctx))
+    side = "old" if sign < 0 else "ahead"
+    inside = caller.request_id(ts=int(time.time()) + sign * (span - 15))
+    accepted(
+        caller.put(event_name(ctx, f"inside_{side}"), {"type": "x"}, headers=caller.headers(inside)),
+        f"a request id {span - 15} s {side}",
+    )
+    _request_id_refused(
+        ctx, f"request id {span + 15} s {side}", 401, caller.request_id(ts=int(time.time()) + sign * (span + 15))
+    )
+
+
+@check(
+    "kosmos.request_id_window_past",
+    API,
+    "a request id 15 s inside the window is taken; 15 s older than it: 401",
+    family="request ids",
+    operations=WRITE,
+    needs=WRITER,
+)
+def request_id_window_past(ctx: Context) -> None:
+    _window_probe(ctx, -1)
+
+
+@check(
+    "kosmos.request_id_window_future",
+    API,
+    "a request id 15 s inside the window ahead is taken; beyond it: 401",
+    family="request ids",
+    operations=WRITE,
+    needs=WRITER,
+)
+def request_id_window_future(ctx: Context) -> None:
+    _window_probe(ctx, +1)
+
+
+def _replay(ctx: Context, what: str, second: Caller, first: Caller | None = None) -> None:
+    first = first or Caller(ctx, _writer(ctx))
+    name = event_name(ctx, what.replace(" ", "_"))
+    request_id = first.request_id()
+    accepted(first.put(name, {"type": "conformance", "n": 1}, headers=first.headers(request_id)), f"{what}: first use")
+    expect_refusal(second.put(name, {"type": "conformance", "n": 2}, headers=second.headers(request_id)), what, 401)
+    found = stored(ctx, name)
+    if [e.get("n") for e in found] != [1]:
+        raise CheckFailed(f"{what}: stored n={[e.get('n') for e in found]}, expected only the first use")
+
+
+@check(
+    "kosmos.replayed_request_id_refused",
+    API,
+    "the same request id again: 401, stored once",
+    family="request ids",
+    operations=WRITE,
+    needs=WRITER,
+)
 def replayed_request_id_refused(ctx: Context) -> None:
-    client = _client(ctx)
-    name = _event_name(ctx, "replay")
-    headers, data = client.auth_headers(), client.encrypt({"type": "conformance", "marker": ctx.run_id})
-    first = _put(ctx, name, headers, data)
-    if not 200 <= first.status_code < 300:
-        raise CheckFailed(f"the first use was refused ({first.status_code}), so replay cannot be judged", first)
-    expect_status(_put(ctx, name, headers, data), "replayed request id", (401,))
-    if len(_stored(ctx, name)) != 1:
-        raise CheckFailed("the replayed event was stored")
+    caller = Caller(ctx, _writer(ctx))
+    _replay(ctx, "replay", caller, caller)
+
+
+@check(
+    "kosmos.replay_across_key_pairs",
+    API,
+    "a request id used by one key pair is refused from another (401)",
+    family="request ids",
+    operations=WRITE,
+    needs=WRITER,
+)
+def replay_across_key_pairs(ctx: Context) -> None:
+    _replay(ctx, "replay other key pair", Caller(ctx, _writer(ctx)))
+
+
+@check(
+    "kosmos.replay_across_licenses",
+    API,
+    "a request id used with one license is refused with another (401)",
+    family="request ids",
+    operations=WRITE,
+    needs=("kosmos.licenses.community", "kosmos.licenses.tenant"),
+)
+def replay_across_licenses(ctx: Context) -> None:
+    licenses = kosmos(ctx).licenses
+    first = Caller(ctx, licenses["community"])
+    _replay(ctx, "replay other license", Caller(ctx, licenses["tenant"]), first)
+
+
+# --- licenses -------------------------------------------------------------------------------------
 
 
 def _license_refused(ctx: Context, license_key: str, what: str) -> None:
-    """A PUT with ``license_key`` must get 401 and store nothing."""
-    client = _client(ctx, license_key=license_key)
-    name = _event_name(ctx, what.replace(" ", "_"))
-    response = _put(ctx, name, client.auth_headers(), client.encrypt({"type": "conformance"}))
-    expect_status(response, what, (401,))
-    _expect_nothing_stored(ctx, name, what)
+    caller = Caller(ctx, _writer(ctx))
+    refused_then_accepted(
+        ctx,
+        what,
+        401,
+        lambda name: caller.put(name, {"type": "conformance"}, headers=caller.headers(license_key=license_key)),
+        lambda name: caller.put(name, {"type": "conformance"}),
+    )
 
 
-@check("kosmos.unknown_license_refused", API, "a license key the service does not know is refused (401)")
+@check(
+    "kosmos.unknown_license_refused",
+    API,
+    "a license key the service does not know: 401",
+    family="licenses",
+    operations=WRITE,
+    needs=WRITER,
+)
 def unknown_license_refused(ctx: Context) -> None:
     _license_refused(ctx, f"conformance-unknown-{ctx.run_id}", "unknown license")
 
 
-@check("kosmos.disabled_license_refused", API, "a disabled license is refused (401)")
-def disabled_license_refused(ctx: Context) -> None:
-    disabled = _target(ctx).disabled_license
-    if not disabled:
-        raise SkipCheck("needs a disabled license key (--kosmos-disabled-license); the target cannot be asked for one")
-    _license_refused(ctx, disabled, "disabled license")
-
-
-@check("kosmos.other_tenant_refused", API, "a tenant or community license cannot write to another tenant (403)")
-def other_tenant_refused(ctx: Context) -> None:
-    if not _target(ctx).scoped:
-        raise SkipCheck("the license is not tenant- or community-scoped (--kosmos-scoped-license)")
-    client = _client(ctx)
-    response = _put(
-        ctx, _event_name(ctx, "other_tenant"), client.auth_headers(), client.encrypt({"type": "conformance"}),
-        tenant=f"conformance-other-{ctx.run_id}",
-    )  # fmt: skip
-    expect_status(response, "another tenant", (403,))
-
-
-@check("kosmos.event_without_type_refused", API, "an event without 'type' is refused (400) and not stored")
-def event_without_type_refused(ctx: Context) -> None:
-    client = _client(ctx)
-    name = _event_name(ctx, "no_type")
-    response = _put(ctx, name, client.auth_headers(), client.encrypt({"marker": ctx.run_id}))
-    expect_status(response, "event without type", (400,))
-    _expect_nothing_stored(ctx, name, "event without type")
-
-
-@check("kosmos.malformed_headers_no_server_error", API, "malformed headers get a 4xx in the API's error format")
-def malformed_headers_no_server_error(ctx: Context) -> None:
-    client = _client(ctx)
-    cases = {
-        "non-base64 licensekey": {**client.auth_headers(), "licensekey": "%%% not base64 %%%"},
-        "truncated requestid": {**client.auth_headers(), "requestid": "AAAA"},
-        "off-curve publickey": {**client.auth_headers(), "publickey": base64.b64encode(b"\x01" * 64).decode()},
-        "huge publickey": {**client.auth_headers(), "publickey": "A" * 6000},
+@check(
+    "kosmos.license_key_exact",
+    API,
+    "the license key with another case, a character less or more, or spaces around it: 401",
+    family="licenses",
+    operations=WRITE,
+    needs=WRITER,
+)
+def license_key_exact(ctx: Context) -> None:
+    key = _writer(ctx)
+    variants = {
+        "another case": key.swapcase() if key.swapcase() != key else None,
+        "a character less": key[:-1],
+        "a character more": key + "0",
+        "a space before": " " + key,
+        "a space after": key + " ",
+        "a prefix": key[: len(key) // 2],
     }
-    for what, headers in cases.items():
-        response = _put(ctx, _event_name(ctx, "malformed"), headers, {"type": "conformance"})
-        expect_status(response, what, (400, 401))
-        try:
-            body = response.json()
-        except json.JSONDecodeError as exc:
-            raise CheckFailed(f"{what}: the refusal is not JSON", response) from exc
-        if not {"statusCode", "error", "message"} <= set(body):
-            raise CheckFailed(f"{what}: the refusal lacks statusCode/error/message: {body}", response)
+    for what, variant in variants.items():
+        if variant is not None:
+            _license_refused(ctx, variant, f"license key with {what}")
+
+
+@check(
+    "kosmos.disabled_license_refused",
+    API,
+    "a disabled license: 401",
+    family="licenses",
+    operations=WRITE,
+    needs=("kosmos.licenses.disabled",),
+)
+def disabled_license_refused(ctx: Context) -> None:
+    _license_refused(ctx, kosmos(ctx).licenses["disabled"], "disabled license")
+
+
+@check(
+    "kosmos.expired_license_refused",
+    API,
+    "an expired license: 401",
+    family="licenses",
+    operations=WRITE,
+    needs=("kosmos.licenses.expired",),
+)
+def expired_license_refused(ctx: Context) -> None:
+    _license_refused(ctx, kosmos(ctx).licenses["expired"], "expired license")
+
+
+@check(
+    "kosmos.license_expiry_boundary",
+    API,
+    "a license is accepted until its expiry and refused (401) from then on",
+    family="licenses",
+    operations=WRITE,
+    needs=("kosmos.expiring",),
+)
+def license_expiry_boundary(ctx: Context) -> None:
+    make = ctx.target.expiring_license
+    license_key, expiry = make(1.5) if make else kosmos(ctx).expiring  # type: ignore[misc]
+    if not time.time() + 1 < expiry < time.time() + 90:
+        raise SkipCheck("kosmos.expiring must expire between 1 and 90 s after the check starts; give a fresh one")
+    caller = Caller(ctx, license_key)
+    accepted(caller.put(event_name(ctx, "before_expiry"), {"type": "x"}), "the license before its expiry")
+    time.sleep(max(0.0, expiry - time.time()) + 1.0)
+    name = event_name(ctx, "after_expiry")
+    expect_refusal(caller.put(name, {"type": "x"}), "the license 1 s after its expiry", 401)
+    nothing_stored(ctx, name, "expired license")
+
+
+@check(
+    "kosmos.plain_license_checked",
+    API,
+    "healthz and environment take a valid plain licensekey, refuse others (401)",
+    family="licenses",
+    operations=("getHealthz", "getEnvironment"),
+    needs=WRITER,
+)
+def plain_license_checked(ctx: Context) -> None:
+    key = _writer(ctx)
+    for path in ("/events/healthz", "/events/environment"):
+        expect_status(ctx.http.get(ctx.url(path), headers={"licensekey": key}), f"{path} with a valid license", (200,))
+        response = ctx.http.get(ctx.url(path), headers={"licensekey": f"conformance-unknown-{ctx.run_id}"})
+        expect_refusal(response, f"{path} with an unknown plain license", 401)
+    environment = ctx.http.get(ctx.url("/events/environment")).json()
+    if environment.get("allowed_time_span") != kosmos(ctx).allowed_time_span:
+        raise CheckFailed(f"environment reports allowed_time_span {environment.get('allowed_time_span')!r}")
+    if environment.get("EC_CURVE_NAME") != "secp256k1":
+        raise CheckFailed(f"environment reports EC_CURVE_NAME {environment.get('EC_CURVE_NAME')!r}")

@@ -1,22 +1,108 @@
-"""Provision credentials on an in-process mock and describe it as a :class:`Target`."""
+"""Provision every credential the kit can use on an eventdouble mock, through its admin API."""
 
 from __future__ import annotations
 
-from conformance.core import KosmosTarget, Target, TenDukeTarget
-from eventclient import jws
-from mockserver import MockServer
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from conformance.core import ConformanceError, KosmosTarget, Target, TenDukeTarget
 
 __all__ = ["provision"]
 
+TENANT, COMMUNITY, OTHER_COMMUNITY, OTHER_TENANT = "conformance", "main", "second", "conformance-other"
 
-def provision(server: MockServer) -> Target:
-    """Create a community license, a disabled one and a 10Duke client key on ``server``."""
-    license_key = server.create_license("community", tenantId="conformance", communityId="main")["licenseKey"]
-    disabled = server.create_license("system", disabled=True, tag="conformance: disabled")["licenseKey"]
-    pair = jws.generate_rsa_keypair(2048)
-    server.register_tenduke_client(pair.public_pem, name="conformance")
-    return Target(
-        base_url=server.url,
-        kosmos=KosmosTarget(license_key, "conformance", "main", scoped=True, disabled_license=disabled),
-        tenduke=TenDukeTarget(pair.private_pem, "conformance-feed"),
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _pems(key: Any) -> tuple[str, str]:
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
     )
+    return private, public
+
+
+class _Admin:
+    def __init__(self, base_url: str, http: httpx.Client) -> None:
+        self.base_url, self.http = base_url.rstrip("/"), http
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = self.http.post(f"{self.base_url}/__admin{path}", json=body)
+        except httpx.TransportError as exc:
+            raise ConformanceError(f"cannot reach the mock's admin API at {self.base_url}: {exc}") from exc
+        if response.status_code != 201:
+            raise ConformanceError(f"the mock's admin API refused {path}: {response.status_code} {response.text[:200]}")
+        result: dict[str, Any] = response.json()
+        return result
+
+    def license(self, auth_level: str, **fields: Any) -> str:
+        body = {"authLevel": auth_level, "tag": "eventdouble conformance", **fields}
+        return str(self.post("/licenses", body)["licenseKey"])
+
+    def client(self, key: Any, name: str, allow_unusable: bool = False) -> str:
+        private, public = _pems(key)
+        self.post("/tenduke/clients", {"publicKeyPem": public, "name": name, "allowUnusable": allow_unusable})
+        return private
+
+
+def provision(base_url: str, http: httpx.Client | None = None, *, expiring_in: float | None = None) -> Target:
+    """Create licenses of every role and 10Duke client keys on the mock at ``base_url``.
+
+    The target's ``expiring_license`` makes a license expiring a few seconds ahead when the
+    check needs it; ``expiring_in`` also writes one into the credentials (for a file used later).
+    """
+    own = http is None
+    http = http or httpx.Client(timeout=30)
+    try:
+        admin = _Admin(base_url, http)
+        scoped = {"tenantId": TENANT, "communityId": COMMUNITY}
+        licenses = {
+            "system": admin.license("system"),
+            "service": admin.license("service"),
+            "tenant": admin.license("tenant", tenantId=TENANT),
+            "community": admin.license("community", **scoped),
+            "disabled": admin.license("community", disabled=True, **scoped),
+            "expired": admin.license("community", expiry=_iso(time.time() - 3600), **scoped),
+            "other_tenant": admin.license("tenant", tenantId=OTHER_TENANT),
+        }
+
+        def expiring_license(seconds: float) -> tuple[str, float]:
+            expiry = round(time.time() + seconds, 3)  # milliseconds, as a credentials file holds it
+            with httpx.Client(timeout=30) as fresh:
+                key = _Admin(base_url, fresh).license("community", expiry=_iso(expiry), **scoped)
+            return key, expiry
+
+        kosmos = KosmosTarget(
+            TENANT,
+            COMMUNITY,
+            licenses,
+            other_tenant=OTHER_TENANT,
+            other_community=OTHER_COMMUNITY,
+            expiring=expiring_license(expiring_in) if expiring_in else None,
+        )
+        tenduke = TenDukeTarget(
+            private_key_pem=admin.client(rsa.generate_private_key(public_exponent=65537, key_size=2048), "conformance"),
+            second_private_key_pem=admin.client(
+                rsa.generate_private_key(public_exponent=65537, key_size=2048), "second"
+            ),
+            weak_private_key_pem=admin.client(
+                rsa.generate_private_key(public_exponent=65537, key_size=1024), "weak", True
+            ),
+            ec_private_key_pem=admin.client(ec.generate_private_key(ec.SECP256R1()), "ec", True),
+        )
+    finally:
+        if own:
+            http.close()
+    return Target(base_url, kosmos, tenduke, allow_destructive=True, expiring_license=expiring_license)

@@ -52,13 +52,13 @@ def _sign_kosmos(ctx: Context, case: schemathesis.Case, positive: bool) -> None:
     if not case.operation.definition.raw.get("security"):
         return
     client = ctx.cache.setdefault(
-        "schema-kosmos-client", KosmosClient(ctx.url("/events"), target.license_key, app_id="conformance-schema")
+        "schema-kosmos-client", KosmosClient(ctx.url("/events"), target.writer() or "", app_id="conformance-schema")
     )
     case.headers = {**(case.headers or {}), **client.auth_headers()}
     if positive:
         params = case.path_parameters or {}
         if "tenantId" in params:
-            params.update(tenantId=target.tenant_id, communityId=target.community_id)
+            params.update(tenantId=target.tenant, communityId=target.community)
         if isinstance(case.body, dict) and isinstance(case.body.get("data"), dict):
             case.body = {**case.body, "data": client.encrypt(case.body["data"])}
 
@@ -70,7 +70,7 @@ def _sign_tenduke(ctx: Context, case: schemathesis.Case, positive: bool) -> None
         token = jws.sign_bearer({"*": True, "exp": int(time.time()) + 300}, target.private_key_pem)
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
     elif positive:
-        event = {"eventSourceId": target.feed, "eventType": "conformance_schema", "marker": ctx.run_id}
+        event = {"eventSourceId": f"{target.feed}-{ctx.run_id}-schema", "eventType": "conformance_schema"}
         case.body = jws.sign_jws(event, target.private_key_pem)
 
 
@@ -128,6 +128,19 @@ def _run_spec(ctx: Context, spec_name: str, sign: Any) -> None:
     "kosmos.schema_conformance",
     "kosmos",
     "every operation: no 5xx, documented statuses and bodies, negative data refused",
+    family="schema",
+    operations=(
+        "getHealthz",
+        "getPublicKeys",
+        "getServiceKeys",
+        "resetServiceKey",
+        "ecdsaHelper",
+        "getEnvironment",
+        "getServiceDirectory",
+        "createEvent",
+        "queryEvents",
+    ),
+    needs=("kosmos.licenses.community|tenant|service|system",),
 )
 def kosmos_schema_conformance(ctx: Context) -> None:
     if ctx.target.kosmos is None:
@@ -139,6 +152,9 @@ def kosmos_schema_conformance(ctx: Context) -> None:
     "tenduke.schema_conformance",
     "tenduke",
     "every operation: no 5xx, documented statuses and bodies, negative data refused",
+    family="schema",
+    operations=("putEvents", "getSourceFeed", "getObjectFeed"),
+    needs=("tenduke.client_key",),
 )
 def tenduke_schema_conformance(ctx: Context) -> None:
     if ctx.target.tenduke is None:

@@ -1,8 +1,13 @@
-"""Security and round-trip checks of a 10Duke Event Data service, each registered by name."""
+"""10Duke ``/put`` checks: the algorithm allow-list, keys, the envelope, ``eventReceived`` and limits.
+
+Every JWS and bearer token here is assembled by the kit's own wire code (:mod:`conformance.wire`),
+not by pyjwt or ``eventclient``. Each check writes to a feed of its own, so a read-back is exact.
+"""
 
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import hmac
 import json
@@ -10,199 +15,463 @@ import time
 import uuid
 from functools import cache
 from typing import Any
+from urllib.parse import quote
 
 import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.x509.oid import NameOID
 
-from conformance.core import CheckFailed, Context, SkipCheck, TenDukeTarget, check, expect_status
-from eventclient import jws
-from eventclient.tenduke_client import feed_path
+from conformance import wire
+from conformance.core import CheckFailed, Context, SkipCheck, TenDukeTarget, check, expect_refusal, expect_status
 
 API = "tenduke"
+PUT = ("putEvents", "getSourceFeed")
 MAX_PAGES = 50
-NONE_HEADER = base64.urlsafe_b64encode(b'{"alg":"none"}').rstrip(b"=").decode()
+NONE_HEADER = wire.b64url(b'{"alg":"none"}')
 
 
-def _target(ctx: Context) -> TenDukeTarget:
+def tenduke(ctx: Context) -> TenDukeTarget:
+    """The 10Duke credentials, or skip."""
     if ctx.target.tenduke is None:
-        raise SkipCheck("no 10Duke credentials given")
+        raise SkipCheck("no 10Duke credentials given (the `tenduke` section of the credentials file)")
     return ctx.target.tenduke
 
 
 @cache
-def _stranger_key(bits: int) -> jws.PemKeyPair:
-    """A key pair the target has never seen, made once per process (1024 bits: the weak-key check only)."""
-    return jws.generate_rsa_keypair(bits)
+def private_key(pem: str) -> Any:
+    """A PEM private key, parsed once."""
+    return serialization.load_pem_private_key(pem.encode(), password=None)
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+@cache
+def stranger(bits: int = 2048) -> rsa.RSAPrivateKey:
+    """An RSA key the target has never seen (made once per process)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
-def _events(ctx: Context, what: str, count: int = 1) -> list[dict[str, Any]]:
-    feed = _target(ctx).feed
-    return [
-        {"eventSourceId": feed, "eventType": f"conformance_{what}", "marker": ctx.run_id, "n": n} for n in range(count)
-    ]
+def feed_name(ctx: Context, what: str) -> str:
+    """An event source id of this run and check, so every read-back is exact."""
+    return f"{tenduke(ctx).feed}-{ctx.run_id}-{what}"
 
 
-def _put(ctx: Context, body: str) -> httpx.Response:
-    return ctx.http.post(ctx.url("/put"), content=body, headers={"Content-Type": "application/jose"})
+def feed_path(feed: str) -> str:
+    """``/get/<feed>``; an object feed ``type/id`` keeps its slash, each part percent-encoded."""
+    return "/get/" + "/".join(quote(part, safe="") for part in feed.split("/"))
 
 
-def _sign(ctx: Context, payload: Any, private_pem: str | None = None, algorithm: str = "RS256") -> str:
-    return jws.sign_jws(payload, private_pem or _target(ctx).private_key_pem, algorithm)
+def events(feed: str, count: int = 1, **extra: Any) -> list[dict[str, Any]]:
+    """``count`` events of ``feed``, numbered by ``n``."""
+    return [{"eventSourceId": feed, "eventType": "conformance", "n": n, **extra} for n in range(count)]
 
 
-def _token(ctx: Context, claims: dict[str, Any] | None = None, private_pem: str | None = None) -> str:
-    claims = claims or {_target(ctx).feed: True, "exp": int(time.time()) + 300}
-    return jws.sign_bearer(claims, private_pem or _target(ctx).private_key_pem)
+def sign(
+    ctx: Context, payload: Any, *, key: Any = None, header: dict[str, Any] | None = None, alg: str = "RS256"
+) -> str:
+    """A compact JWS of ``payload`` (JSON), by the client key unless ``key`` is given."""
+    key = key or private_key(tenduke(ctx).private_key_pem)
+    return wire.rsa_compact_jws(header or {"alg": alg}, json.dumps(payload).encode(), key, alg)
 
 
-def _get(ctx: Context, path: str, token: str) -> httpx.Response:
-    return ctx.http.get(ctx.url(path), headers={"Authorization": f"Bearer {token}"})
+def put(ctx: Context, body: str | bytes, content_type: str = "application/jose") -> httpx.Response:
+    """``POST /put``."""
+    return ctx.http.post(ctx.url("/put"), content=body, headers={"Content-Type": content_type})
 
 
-def _newest_cursor(ctx: Context) -> int:
-    """The ``eventReceived`` of the feed's newest event now (0 for an empty feed)."""
-    response = _get(ctx, feed_path(_target(ctx).feed) + "?newest=true&maxEventCount=1", _token(ctx))
-    expect_status(response, "reading the newest page", (200,))
-    events = [o for o in response.json().get("objects", []) if "instruction" not in o]
-    return int(events[-1]["eventReceived"]) if events else 0
+def token(ctx: Context, claims: dict[str, Any], *, key: Any = None, header: dict[str, Any] | None = None) -> str:
+    """A bearer JWT of ``claims`` signed RS256 by the client key unless ``key`` is given."""
+    return sign(ctx, claims, key=key, header=header)
 
 
-def _read_after(ctx: Context, after: int, page_size: int = 2) -> list[dict[str, Any]]:
-    """Every event after ``after``, following newer links; checks each page's shape on the way."""
-    path, seen = f"{feed_path(_target(ctx).feed)}?after={after}", []
+def feed_token(ctx: Context, feed: str) -> str:
+    """A token for ``feed``, valid for five minutes."""
+    return token(ctx, {feed: True, "exp": int(time.time()) + 300})
+
+
+def get(ctx: Context, path: str, bearer: str | None) -> httpx.Response:
+    """``GET`` a feed page with ``Authorization: Bearer``."""
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer is not None else {}
+    return ctx.http.get(ctx.url(path), headers=headers)
+
+
+def page(ctx: Context, feed: str, query: str = "") -> dict[str, Any]:
+    """One page of ``feed``, checked for shape: older instruction, events, newer instruction."""
+    response = get(ctx, feed_path(feed) + (f"?{query}" if query else ""), feed_token(ctx, feed))
+    expect_status(response, f"GET {feed_path(feed)}?{query}", (200,))
+    body: dict[str, Any] = response.json()
+    objects = body.get("objects")
+    if not isinstance(objects, list) or len(objects) < 2:
+        raise CheckFailed("a feed page has no 'objects' list with its two instructions", response)
+    if objects[0].get("instruction") != "older" or objects[-1].get("instruction") != "newer":
+        raise CheckFailed("a feed page does not start with 'older' and end with 'newer'", response)
+    if body.get("count") != len(objects) - 2:
+        raise CheckFailed(f"count {body.get('count')} is not the {len(objects) - 2} events on the page", response)
+    return body
+
+
+def read_all(ctx: Context, feed: str, page_size: int = 2) -> list[dict[str, Any]]:
+    """Every event of ``feed``, following the newer links until a page holds no events."""
+    query, seen = f"after=0&maxEventCount={page_size}", []
     for _ in range(MAX_PAGES):
-        response = _get(ctx, f"{path}&maxEventCount={page_size}", _token(ctx))
-        expect_status(response, f"GET {path}", (200,))
-        objects = response.json().get("objects", [])
-        if not objects or objects[0].get("instruction") != "older":
-            raise CheckFailed("a feed page does not start with the 'older' instruction", response)
-        if objects[-1].get("instruction") != "newer":
-            raise CheckFailed("a feed page does not end with the 'newer' instruction", response)
-        events = objects[1:-1]
-        if not events:
+        body = page(ctx, feed, query)
+        found = body["objects"][1:-1]
+        if not found:
             return seen
-        seen.extend(events)
-        path = objects[-1]["url"]
+        seen.extend(found)
+        query = body["objects"][-1]["url"].split("?", 1)[1] + f"&maxEventCount={page_size}"
     raise CheckFailed(f"following the newer links did not reach an empty page within {MAX_PAGES} pages")
 
 
-def _mine(ctx: Context, events: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
-    return [e for e in events if e.get("marker") == ctx.run_id and e.get("eventType") == f"conformance_{what}"]
-
-
-@check("tenduke.signed_put_accepted", API, "a signed /put is accepted with 200 and an empty body")
-def signed_put_accepted(ctx: Context) -> None:
-    response = _put(ctx, _sign(ctx, _events(ctx, "accepted")[0]))
-    expect_status(response, "signed /put", (200,))
+def accepted_put(ctx: Context, body: str, what: str) -> None:
+    """Fail unless ``/put`` answers 200 with an empty body."""
+    response = put(ctx, body)
+    expect_status(response, what, (200,))
     if response.content:
-        raise CheckFailed(f"/put answered a body ({response.content[:100]!r}); the API answers an empty one", response)
+        raise CheckFailed(f"{what}: /put answered a body ({response.content[:100]!r}); the API answers none", response)
 
 
-@check("tenduke.round_trip", API, "put events come back from /get once each, in order, with eventId and eventReceived")
+def refused_put(ctx: Context, feed: str, body: str | bytes, what: str, status: int = 401, **kwargs: Any) -> None:
+    """``/put`` of ``body`` must be refused with ``status`` and store nothing in ``feed``."""
+    expect_refusal(put(ctx, body, **kwargs), what, status)
+    if read_all(ctx, feed, page_size=100):
+        raise CheckFailed(f"{what}: the refused event was stored anyway")
+
+
+# --- writing --------------------------------------------------------------------------------------
+
+
+@check(
+    "tenduke.signed_put_accepted",
+    API,
+    "RS256, RS384 and RS512 JWS made from raw primitives: 200, empty body, stored",
+    family="signature",
+    operations=PUT,
+    needs=("tenduke.client_key",),
+)
+def signed_put_accepted(ctx: Context) -> None:
+    feed = feed_name(ctx, "algs")
+    for n, alg in enumerate(wire.HASHES):
+        accepted_put(ctx, sign(ctx, {**events(feed)[0], "n": n}, alg=alg), f"{alg} JWS")
+    if [e.get("n") for e in read_all(ctx, feed)] != [0, 1, 2]:
+        raise CheckFailed("the RS256/RS384/RS512 events were not all stored once")
+
+
+@check(
+    "tenduke.round_trip",
+    API,
+    "a batch comes back from /get once each, in order, with eventId and eventReceived",
+    family="events",
+    operations=PUT,
+    needs=("tenduke.client_key",),
+)
 def round_trip(ctx: Context) -> None:
-    cursor = _newest_cursor(ctx)
-    sent = _events(ctx, "roundtrip", 5)
-    expect_status(_put(ctx, _sign(ctx, sent)), "signed /put of 5 events", (200,))
-    got = _mine(ctx, _read_after(ctx, cursor), "roundtrip")
+    feed = feed_name(ctx, "roundtrip")
+    sent = events(feed, 5, data={"nested": {"k": [1, "two"]}}, extra="kept")
+    accepted_put(ctx, sign(ctx, sent), "signed /put of 5 events")
+    got = read_all(ctx, feed)
     if [e.get("n") for e in got] != [0, 1, 2, 3, 4]:
         raise CheckFailed(
             f"paging by the newer links returned n={[e.get('n') for e in got]}, expected [0..4] once each"
         )
-    received = [e.get("eventReceived") for e in got]
-    if not all(isinstance(r, int) for r in received) or received != sorted(set(received)):
-        raise CheckFailed(f"eventReceived is not strictly increasing: {received}")
     for event in got:
-        try:
-            uuid.UUID(str(event.get("eventId")))
-        except ValueError as exc:
-            raise CheckFailed(f"a stored event has no generated eventId: {event}") from exc
+        if event.get("data") != {"nested": {"k": [1, "two"]}} or event.get("extra") != "kept":
+            raise CheckFailed(f"a stored event lost its data or unknown fields: {event}")
 
 
-@check("tenduke.batch_is_atomic", API, "a batch with one invalid event is refused (400) and stores nothing")
+@check(
+    "tenduke.batch_is_atomic",
+    API,
+    "a batch with one invalid event: 400, and none of it is stored",
+    family="events",
+    operations=PUT,
+    needs=("tenduke.client_key",),
+)
 def batch_is_atomic(ctx: Context) -> None:
-    cursor = _newest_cursor(ctx)
-    batch = [*_events(ctx, "atomic", 2), {"eventSourceId": _target(ctx).feed, "marker": ctx.run_id}]
-    expect_status(_put(ctx, _sign(ctx, batch)), "batch with an event without eventType", (400,))
-    if _mine(ctx, _read_after(ctx, cursor), "atomic"):
-        raise CheckFailed("part of a refused batch was stored")
+    feed = feed_name(ctx, "atomic")
+    for bad in ({"eventSourceId": feed}, {"eventSourceId": feed, "eventType": "x", "eventReceived": 1}):
+        refused_put(ctx, feed, sign(ctx, [*events(feed, 2), bad]), f"a batch with {sorted(bad)}", 400)
 
 
-def _refused_put(ctx: Context, body: str, what: str) -> None:
-    cursor = _newest_cursor(ctx)
-    expect_status(_put(ctx, body), what, (401,))
-    if _mine(ctx, _read_after(ctx, cursor), "refused"):
-        raise CheckFailed(f"{what}: the refused event was stored anyway")
+@check(
+    "tenduke.alg_not_allowed_refused",
+    API,
+    "alg none, HS256 keyed with the public key, PS256, ES256, rs256 or no alg: 401, nothing stored",
+    family="signature",
+    operations=PUT,
+    needs=("tenduke.client_key",),
+)
+def alg_not_allowed_refused(ctx: Context) -> None:
+    feed = feed_name(ctx, "algs_refused")
+    key = private_key(tenduke(ctx).private_key_pem)
+    payload = wire.b64url(json.dumps(events(feed)[0]).encode())
+
+    def assembled(header: dict[str, Any], signer: Any) -> str:
+        signing_input = f"{wire.b64url(json.dumps(header).encode())}.{payload}"
+        return f"{signing_input}.{wire.b64url(signer(signing_input.encode()))}"
+
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    tokens = {
+        "alg none": f"{NONE_HEADER}.{payload}.",
+        "HS256 keyed with the public key PEM": assembled(
+            {"alg": "HS256"}, lambda data: hmac.new(public_pem, data, hashlib.sha256).digest()
+        ),
+        "PS256 by the registered key": assembled({"alg": "PS256"}, lambda data: key.sign(data, pss, hashes.SHA256())),
+        "ES256 by a fresh EC key": assembled({"alg": "ES256"}, lambda d: ec_key.sign(d, ec.ECDSA(hashes.SHA256()))),
+        "alg 'rs256' (wrong case)": assembled(
+            {"alg": "rs256"}, lambda d: key.sign(d, padding.PKCS1v15(), hashes.SHA256())
+        ),
+        "no alg": assembled({"typ": "JWT"}, lambda d: key.sign(d, padding.PKCS1v15(), hashes.SHA256())),
+    }
+    for what, body in tokens.items():
+        refused_put(ctx, feed, body, what)
 
 
-@check("tenduke.alg_none_refused", API, "an unsigned JWS (alg none) is refused (401)")
-def alg_none_refused(ctx: Context) -> None:
-    payload = _b64url(json.dumps(_events(ctx, "refused")[0]).encode())
-    _refused_put(ctx, f"{NONE_HEADER}.{payload}.", "alg none")
-
-
-@check("tenduke.hs256_with_public_key_refused", API, "HS256 keyed with the client's public key PEM is refused (401)")
-def hs256_with_public_key_refused(ctx: Context) -> None:
-    public_pem = jws.load_rsa_private_key(_target(ctx).private_key_pem).public_key().public_bytes(*_spki()).decode()
-    header, payload = _b64url(b'{"alg":"HS256"}'), _b64url(json.dumps(_events(ctx, "refused")[0]).encode())
-    mac = hmac.new(public_pem.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
-    _refused_put(ctx, f"{header}.{payload}.{_b64url(mac)}", "HS256 keyed with the public key")
-
-
-def _spki() -> tuple[Any, Any]:
-    from cryptography.hazmat.primitives import serialization
-
-    return serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-
-
-@check("tenduke.tampered_jws_refused", API, "a JWS with a changed payload or signature is refused (401)")
+@check(
+    "tenduke.tampered_jws_refused",
+    API,
+    "a JWS with a changed payload or signature: 401, nothing stored",
+    family="signature",
+    operations=PUT,
+    needs=("tenduke.client_key",),
+)
 def tampered_jws_refused(ctx: Context) -> None:
-    header, _, signature = _sign(ctx, _events(ctx, "genuine")[0]).split(".")
-    forged = _b64url(json.dumps(_events(ctx, "refused")[0]).encode())
-    _refused_put(ctx, f"{header}.{forged}.{signature}", "tampered payload")
-    header, payload, signature = _sign(ctx, _events(ctx, "refused")[0]).split(".")
+    feed = feed_name(ctx, "tampered")
+    header, _, signature = sign(ctx, events(feed_name(ctx, "genuine"))[0]).split(".")
+    refused_put(ctx, feed, f"{header}.{wire.b64url(json.dumps(events(feed)[0]).encode())}.{signature}", "new payload")
+    header, payload, signature = sign(ctx, events(feed)[0]).split(".")
     raw = bytearray(base64.urlsafe_b64decode(signature + "=="))
     raw[-1] ^= 1
-    _refused_put(ctx, f"{header}.{payload}.{_b64url(bytes(raw))}", "tampered signature")
+    refused_put(ctx, feed, f"{header}.{payload}.{wire.b64url(bytes(raw))}", "tampered signature")
 
 
-@check("tenduke.unregistered_key_refused", API, "a JWS signed by a key the target does not know is refused (401)")
+@check(
+    "tenduke.unregistered_key_refused",
+    API,
+    "a JWS by a key the target never registered (2048 or 1024 bits): 401",
+    family="keys",
+    operations=PUT,
+    needs=("tenduke.client_key",),
+)
 def unregistered_key_refused(ctx: Context) -> None:
-    _refused_put(ctx, _sign(ctx, _events(ctx, "refused")[0], _stranger_key(2048).private_pem), "unregistered key")
+    feed = feed_name(ctx, "stranger")
+    refused_put(ctx, feed, sign(ctx, events(feed)[0], key=stranger(2048)), "unregistered 2048-bit key")
+    refused_put(ctx, feed, sign(ctx, events(feed)[0], key=stranger(1024)), "unregistered 1024-bit key")
 
 
-@check("tenduke.weak_key_refused", API, "a JWS signed with a 1024-bit RSA key is refused (401)")
-def weak_key_refused(ctx: Context) -> None:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
-
-    weak = jws.load_rsa_private_key(_stranger_key(1024).private_pem)
-    signing_input = _b64url(b'{"alg":"RS256"}') + "." + _b64url(json.dumps(_events(ctx, "refused")[0]).encode())
-    signature = weak.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())  # by hand: pyjwt warns
-    _refused_put(ctx, f"{signing_input}.{_b64url(signature)}", "1024-bit key")
-
-
-@check("tenduke.expired_token_refused", API, "an expired bearer token is refused (401)")
-def expired_token_refused(ctx: Context) -> None:
-    token = _token(ctx, {_target(ctx).feed: True, "exp": int(time.time()) - 600})
-    expect_status(_get(ctx, feed_path(_target(ctx).feed), token), "expired token", (401,))
-
-
-@check("tenduke.unsigned_token_refused", API, "a bearer token with alg none is refused (401)")
-def unsigned_token_refused(ctx: Context) -> None:
-    claims = _b64url(json.dumps({_target(ctx).feed: True, "exp": int(time.time()) + 300}).encode())
-    expect_status(_get(ctx, feed_path(_target(ctx).feed), f"{NONE_HEADER}.{claims}."), "alg none token", (401,))
+@check(
+    "tenduke.registered_weak_key_refused",
+    API,
+    "a JWS by a registered RSA key under 2048 bits: 401",
+    family="keys",
+    operations=PUT,
+    needs=("tenduke.weak_key",),
+)
+def registered_weak_key_refused(ctx: Context) -> None:
+    feed, key = feed_name(ctx, "weak"), private_key(tenduke(ctx).weak_private_key_pem or "")
+    if not isinstance(key, rsa.RSAPrivateKey) or key.key_size >= 2048:
+        raise SkipCheck("tenduke.weak_key must be an RSA key of fewer than 2048 bits")
+    refused_put(ctx, feed, sign(ctx, events(feed)[0], key=key), f"registered {key.key_size}-bit key")
+    accepted_put(ctx, sign(ctx, events(feed_name(ctx, "weak_twin"))[0]), "the 2048-bit client key")
 
 
-@check("tenduke.wrong_feed_token_refused", API, "a bearer token for another feed is refused (403)")
-def wrong_feed_token_refused(ctx: Context) -> None:
-    token = _token(ctx, {f"conformance-other-{ctx.run_id}": True, "exp": int(time.time()) + 300})
-    expect_status(_get(ctx, feed_path(_target(ctx).feed), token), "token for another feed", (401, 403))
+@check(
+    "tenduke.registered_ec_key_refused",
+    API,
+    "an ES256 JWS by a registered EC key: 401 (RSA only)",
+    family="keys",
+    operations=PUT,
+    needs=("tenduke.ec_key",),
+)
+def registered_ec_key_refused(ctx: Context) -> None:
+    feed, key = feed_name(ctx, "ec"), private_key(tenduke(ctx).ec_private_key_pem or "")
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise SkipCheck("tenduke.ec_key must be an EC private key")
+    signing_input = (
+        f"{wire.b64url(json.dumps({'alg': 'ES256'}).encode())}.{wire.b64url(json.dumps(events(feed)[0]).encode())}"
+    )
+    der = key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)
+    raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    refused_put(ctx, feed, f"{signing_input}.{wire.b64url(raw)}", "ES256 by a registered EC key")
 
 
-@check("tenduke.missing_token_refused", API, "reading a feed without a bearer token is refused (401)")
-def missing_token_refused(ctx: Context) -> None:
-    response = ctx.http.get(ctx.url(feed_path(_target(ctx).feed)))
-    expect_status(response, "no Authorization header", (401,))
+@check(
+    "tenduke.second_client_accepted",
+    API,
+    "a JWS by another registered client, without kid, is accepted",
+    family="keys",
+    operations=PUT,
+    needs=("tenduke.second_client_key",),
+)
+def second_client_accepted(ctx: Context) -> None:
+    feed = feed_name(ctx, "second")
+    accepted_put(ctx, sign(ctx, events(feed)[0], key=private_key(tenduke(ctx).second_private_key_pem or "")), "second")
+    if len(read_all(ctx, feed)) != 1:
+        raise CheckFailed("the second client's event was not stored once")
+
+
+def _jwk(key: rsa.RSAPublicKey) -> dict[str, str]:
+    numbers = key.public_numbers()
+    as_b64 = lambda v: wire.b64url(v.to_bytes((v.bit_length() + 7) // 8, "big"))  # noqa: E731
+    return {"kty": "RSA", "n": as_b64(numbers.n), "e": as_b64(numbers.e)}
+
+
+def _self_signed(key: rsa.RSAPrivateKey) -> str:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "conformance attacker")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+
+
+@check(
+    "tenduke.header_keys_not_trusted",
+    API,
+    "a JWS by an unknown key carrying jwk, jku, x5u, x5c or a registered kid: 401; an unknown kid on a good JWS: 200",
+    family="keys",
+    operations=PUT,
+    needs=("tenduke.client_key",),
+)
+def header_keys_not_trusted(ctx: Context) -> None:
+    feed, attacker = feed_name(ctx, "header_keys"), stranger(2048)
+    client = private_key(tenduke(ctx).private_key_pem).public_key()
+    registered_kids = [_thumbprint(client), "1", "0"]
+    headers = {
+        "jwk": {"alg": "RS256", "jwk": _jwk(attacker.public_key())},
+        "jku": {"alg": "RS256", "jku": "http://127.0.0.1:9/jwks.json"},
+        "x5u": {"alg": "RS256", "x5u": "http://127.0.0.1:9/cert.pem"},
+        "x5c": {"alg": "RS256", "x5c": [_self_signed(attacker)]},
+        **{f"kid {kid}": {"alg": "RS256", "kid": kid} for kid in registered_kids},
+    }
+    for what, header in headers.items():
+        refused_put(ctx, feed, sign(ctx, events(feed)[0], key=attacker, header=header), f"attacker key with {what}")
+    accepted_put(
+        ctx, sign(ctx, events(feed)[0], header={"alg": "RS256", "kid": "kid-the-server-never-saw"}), "unknown kid"
+    )
+
+
+def _thumbprint(key: rsa.RSAPublicKey) -> str:
+    jwk = _jwk(key)
+    canonical = json.dumps({"e": jwk["e"], "kty": "RSA", "n": jwk["n"]}, separators=(",", ":")).encode()
+    return wire.b64url(hashlib.sha256(canonical).digest())
+
+
+@check(
+    "tenduke.crit_refused",
+    API,
+    "a JWS whose crit names an extension the server cannot know: 401",
+    family="signature",
+    operations=PUT,
+    needs=("tenduke.client_key",),
+)
+def crit_refused(ctx: Context) -> None:
+    feed = feed_name(ctx, "crit")
+    header = {"alg": "RS256", "crit": ["x-conformance"], "x-conformance": True}
+    refused_put(ctx, feed, sign(ctx, events(feed)[0], header=header), "crit with an unknown extension")
+
+
+@check(
+    "tenduke.event_id",
+    API,
+    "eventId is a fresh UUID when absent, kept when sent, and duplicates are both stored",
+    family="events",
+    operations=PUT,
+    needs=("tenduke.client_key",),
+)
+def event_id(ctx: Context) -> None:
+    feed, given = feed_name(ctx, "event_id"), str(uuid.uuid4())
+    batch = [
+        *events(feed, 2),
+        {**events(feed)[0], "n": 2, "eventId": given},
+        {**events(feed)[0], "n": 3, "eventId": given},
+    ]
+    accepted_put(ctx, sign(ctx, batch), "events with and without eventId")
+    got = read_all(ctx, feed)
+    ids = [e.get("eventId") for e in got]
+    if len(got) != 4 or ids[2:] != [given, given]:
+        raise CheckFailed(f"sent eventIds were not kept, or a duplicate was dropped: {ids}")
+    for generated in ids[:2]:
+        try:
+            uuid.UUID(str(generated))
+        except ValueError as exc:
+            raise CheckFailed(f"a generated eventId is not a UUID: {generated!r}") from exc
+    if ids[0] == ids[1]:
+        raise CheckFailed("two events got the same generated eventId")
+
+
+@check(
+    "tenduke.event_received",
+    API,
+    "eventReceived is set in nanoseconds, strictly increasing inside a batch and across requests; sending it: 400",
+    family="events",
+    operations=PUT,
+    needs=("tenduke.client_key",),
+)
+def event_received(ctx: Context) -> None:
+    feed = feed_name(ctx, "received")
+    for batch in (events(feed, 3), events(feed, 2)):
+        accepted_put(ctx, sign(ctx, batch), "a batch")
+    received = [e.get("eventReceived") for e in read_all(ctx, feed)]
+    if len(received) != 5 or not all(isinstance(r, int) for r in received) or received != sorted(set(received)):
+        raise CheckFailed(f"eventReceived is not strictly increasing and unique: {received}")
+    if abs(received[0] / 1e9 - time.time()) > 86400:
+        raise CheckFailed(f"eventReceived {received[0]} is not now in nanoseconds since the epoch")
+    refused = feed_name(ctx, "received_sent")
+    refused_put(
+        ctx, refused, sign(ctx, events(refused, eventReceived=time.time_ns())), "an event with eventReceived", 400
+    )
+
+
+@check(
+    "tenduke.envelope_refused",
+    API,
+    "object type without id, no eventSourceId, no eventType, a payload that is no event, an empty batch: 400",
+    family="events",
+    operations=PUT,
+    needs=("tenduke.client_key",),
+)
+def envelope_refused(ctx: Context) -> None:
+    feed = feed_name(ctx, "envelope")
+    event = events(feed)[0]
+    payloads: dict[str, Any] = {
+        "eventObjectType without eventObjectId": {**event, "eventObjectType": "user"},
+        "eventObjectId without eventObjectType": {**event, "eventObjectId": "u1"},
+        "no eventType": {k: v for k, v in event.items() if k != "eventType"},
+        "no eventSourceId": {k: v for k, v in event.items() if k != "eventSourceId"},
+        "a JSON string": "an event",
+        "an empty batch": [],
+    }
+    for what, payload in payloads.items():
+        refused_put(ctx, feed, sign(ctx, payload), what, 400)
+    refused_put(ctx, feed, "eyJhbGciOiJSUzI1NiJ9.not a JWS.at all", "not a compact JWS", 400)
+    accepted_put(ctx, sign(ctx, {**event, "eventObjectType": "user", "eventObjectId": "u1"}), "object type and id")
+
+
+@check(
+    "tenduke.limits",
+    API,
+    "over 1000 events or 1 MiB: 413; a body that is not application/jose: 415",
+    family="errors",
+    operations=PUT,
+    needs=("tenduke.client_key",),
+)
+def limits(ctx: Context) -> None:
+    feed = feed_name(ctx, "limits")
+    refused_put(ctx, feed, sign(ctx, events(feed, 1001)), "1001 events", 413)
+    refused_put(ctx, feed, sign(ctx, events(feed, pad="x" * (1024 * 1024))), "a 1 MiB body", 413)
+    refused_put(ctx, feed, sign(ctx, events(feed)[0]), "application/json", 415, content_type="application/json")
+    accepted_put(ctx, sign(ctx, events(feed, 1000)), "exactly 1000 events")

@@ -16,7 +16,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.utils import base64url_decode
 
 from eventclient.exceptions import (
@@ -34,6 +34,7 @@ __all__ = [
     "PemKeyPair",
     "VerifiedJws",
     "generate_rsa_keypair",
+    "load_public_key_any",
     "load_rsa_private_key",
     "load_rsa_public_key",
     "sign_bearer",
@@ -93,6 +94,17 @@ def load_rsa_public_key(pem: str | bytes, min_bits: int = MIN_RSA_BITS) -> rsa.R
     return key
 
 
+def load_public_key_any(pem: str | bytes) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
+    """Parse a PEM RSA (any size) or EC public key, for records of keys that must not be used."""
+    try:
+        key = serialization.load_pem_public_key(pem.encode() if isinstance(pem, str) else pem)
+    except (ValueError, TypeError) as exc:
+        raise InvalidKeyEncoding("not a PEM public key") from exc
+    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        raise KeyTooWeak(f"not an RSA or EC key ({type(key).__name__.removeprefix('_')})")
+    return key
+
+
 def load_rsa_private_key(pem: str | bytes) -> rsa.RSAPrivateKey:
     """Parse an unencrypted PEM RSA private key."""
     try:
@@ -109,11 +121,19 @@ def _b64url_uint(value: int) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def thumbprint(key: rsa.RSAPublicKey | Mapping[str, str]) -> str:
-    """The RFC 7638 JWK SHA-256 thumbprint of an RSA public key (or of its JWK), base64url."""
+def thumbprint(key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey | Mapping[str, str]) -> str:
+    """The RFC 7638 JWK SHA-256 thumbprint of an RSA or EC public key (or of an RSA JWK), base64url."""
     if isinstance(key, rsa.RSAPublicKey):
         numbers = key.public_numbers()
         members = {"e": _b64url_uint(numbers.e), "kty": "RSA", "n": _b64url_uint(numbers.n)}
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        point, size = key.public_numbers(), (key.curve.key_size + 7) // 8
+        members = {
+            "crv": f"P-{key.curve.key_size}",
+            "kty": "EC",
+            "x": base64.urlsafe_b64encode(point.x.to_bytes(size, "big")).rstrip(b"=").decode(),
+            "y": base64.urlsafe_b64encode(point.y.to_bytes(size, "big")).rstrip(b"=").decode(),
+        }
     else:
         members = {"e": key["e"], "kty": key["kty"], "n": key["n"]}
     canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
@@ -137,6 +157,10 @@ def _check_algorithm(token: str | bytes) -> dict[str, Any]:
     algorithm = header.get("alg")
     if algorithm not in ALLOWED_ALGORITHMS:
         raise AlgorithmNotAllowed(f"alg {algorithm!r} is not allowed; use one of {', '.join(ALLOWED_ALGORITHMS)}")
+    if "crit" in header or "b64" in header:  # RFC 7515 4.1.11: no extension is understood, so none may be critical
+        raise AlgorithmNotAllowed("critical header extensions ('crit', 'b64') are not supported")
+    if "kid" in header and not isinstance(header["kid"], str):
+        raise MalformedJws("not a compact JWS: 'kid' must be a string")
     return header
 
 
@@ -177,7 +201,7 @@ def verify_jws(token: str | bytes, keys: KeyRing) -> VerifiedJws:
             decoded = jwt.api_jws.decode_complete(token, key, algorithms=list(ALLOWED_ALGORITHMS))
         except jwt.exceptions.InvalidSignatureError:
             continue
-        except jwt.exceptions.DecodeError as exc:
+        except jwt.exceptions.InvalidTokenError as exc:  # DecodeError, and header checks such as 'kid'
             raise MalformedJws(f"not a compact JWS: {exc}") from exc
         return VerifiedJws(decoded["header"], decoded["payload"], key_id)
     _check_well_formed(token)  # malformed is a 400 even when no registered key was there to try
@@ -207,7 +231,7 @@ def verify_bearer(token: str, keys: KeyRing, now: float, leeway: float = 0) -> t
             )
         except jwt.exceptions.InvalidSignatureError:
             continue
-        except jwt.exceptions.DecodeError as exc:
+        except jwt.exceptions.InvalidTokenError as exc:  # DecodeError, and header checks such as 'kid'
             raise MalformedJws(f"not a JWT: {exc}") from exc
         _check_times(claims, now, leeway)
         return claims, key_id

@@ -15,7 +15,6 @@ from werkzeug.exceptions import HTTPException
 from mockserver import backend as backend_module
 from mockserver.admin import routes as admin_routes
 from mockserver.errors import ApiError, PayloadTooLarge, TooManyRequests
-from mockserver.faults import validate_faults
 from mockserver.journal import JournalEntry
 from mockserver.kosmos import errors as kosmos_errors
 from mockserver.kosmos import routes as kosmos_routes
@@ -55,6 +54,10 @@ def _render(status: int, message: str, code: str | None = None) -> Response:
 
 def _handle_api_error(exc: ApiError) -> Response:
     g.refusal = getattr(exc, "why", None) or exc.message
+    if (own := exc.body()) is not None:
+        response = jsonify(own)
+        response.status_code = exc.status
+        return response
     response = _render(exc.status, exc.message, exc.code if type(exc).code != ApiError.code else None)
     if isinstance(exc, TooManyRequests):
         response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
@@ -105,7 +108,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("EVENTDOUBLE")
     if config:
         app.config.from_mapping(config)
-    validate_faults(app.config["FAULTS"])
     backend_module.init_app(app)
     app.before_request(check_header_size)
 

@@ -25,6 +25,10 @@ class ApiError(Exception):
         if status is not None:
             self.status = status
 
+    def body(self) -> dict[str, object] | None:
+        """A body of its own, for refusals not in their API's usual format; None for the usual one."""
+        return None
+
 
 class RequestValidationError(ApiError):
     """The request does not match the OpenAPI spec."""

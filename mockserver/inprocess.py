@@ -92,9 +92,11 @@ class MockServer:
             raise ValueError(f"a license with key {fields.get('licenseKey')!r} exists")
         return record.as_json()
 
-    def register_tenduke_client(self, public_key_pem: str, name: str | None = None) -> dict[str, Any]:
-        """Register a 10Duke client public key (RSA, >= 2048 bits); returns its record."""
-        record = self.backend.tenduke.register_client(public_key_pem, name)
+    def register_tenduke_client(
+        self, public_key_pem: str, name: str | None = None, allow_unusable: bool = False
+    ) -> dict[str, Any]:
+        """Register a 10Duke client public key (RSA, >= 2048 bits, unless ``allow_unusable``); returns its record."""
+        record = self.backend.tenduke.register_client(public_key_pem, name, allow_unusable)
         if record is None:
             raise ValueError("this public key is already registered")
         return record.as_json()

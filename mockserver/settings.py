@@ -54,9 +54,6 @@ class Settings:
     VERSION: str = "0.1.0"
     """Reported in ``/events/healthz`` as ``<VERSION>.<COMMIT>.<BUILD_TIME>``."""
 
-    FAULTS: tuple[str, ...] = ()
-    """Deliberate defects for testing conformance kits (see ``mockserver/faults.py``); none by default."""
-
     CLOCK: Callable[[], float] = field(default=time.time)
     """Server clock, epoch seconds; tests inject a fixed one."""
 

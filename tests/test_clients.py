@@ -10,6 +10,7 @@ import pytest
 
 from eventclient import KosmosApiError, KosmosClient, ServiceUnreachable, TenDukeApiError, TenDukeClient, kosmos_crypto
 from mockserver import MockServer
+from mockserver.kosmos.events import format_time
 from tests.conftest import rsa_pair
 
 
@@ -32,12 +33,13 @@ def test_kosmos_open_endpoints(srv: MockServer) -> None:
 
 def test_kosmos_put_and_query(srv: MockServer) -> None:
     client = KosmosClient(srv.kosmos_url, srv.create_license("community", tenantId="t", communityId="c")["licenseKey"])
-    client.put_event("t", "c", "E_LOGIN", {"type": "login", "epoch_time": 1676386800})
-    client.put_event("t", "c", "E_LOGOUT", {"type": "logout", "epoch_time": 1676386860}, encrypt=False)
+    base = (int(time.time()) - 86400) // 60 * 60  # a day ago: a query may reach 90 days back
+    client.put_event("t", "c", "E_LOGIN", {"type": "login", "epoch_time": base})
+    client.put_event("t", "c", "E_LOGOUT", {"type": "logout", "epoch_time": base + 60}, encrypt=False)
     assert [e["type"] for e in srv.events()] == ["login", "logout"]
     page = client.query_events("t", "c", event_name="E_LOGOUT")
     assert page["page"]["total"] == 1
-    window = client.query_events("t", "c", start="2023-02-14 15:00:00.000", end="2023-02-14 15:00:30.000")
+    window = client.query_events("t", "c", start=format_time(base), end=format_time(base + 30))
     assert [e["type"] for e in window["data"]] == ["login"]
 
 

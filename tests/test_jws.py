@@ -17,7 +17,7 @@ from eventclient import jws
 from eventclient.exceptions import AlgorithmNotAllowed, KeyTooWeak, MalformedJws, SignatureInvalid, TokenExpired
 from tests.conftest import rsa_pair
 
-RFC7638 = json.loads((Path(__file__).parent / "vectors" / "rfc7638.json").read_text())
+RFC7638 = json.loads((Path(__file__).parents[1] / "conformance" / "vectors" / "rfc7638.json").read_text())
 
 
 def b64url(data: bytes) -> str:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
 from eventclient import kosmos_crypto
+from mockserver.kosmos.events import format_time
 from tests.conftest import Clock, KosmosSigner, stored_events
 from tests.independent_kosmos import IndependentCaller
 
@@ -450,7 +452,7 @@ def test_independent_implementation_decrypts_what_the_helper_encrypted(client: F
 
 
 def test_helper_decrypts_node_vector(client: FlaskClient) -> None:
-    """The Node.js-made token of tests/vectors/kosmos_crypto.json, opened by the endpoint."""
+    """The Node.js-made token of conformance/vectors/kosmos_crypto.json, opened by the endpoint."""
     from tests.test_kosmos_crypto import VECTORS
 
     ecdh, case = VECTORS["ecdh"][0], VECTORS["aesgcm"][1]
@@ -485,7 +487,7 @@ def test_helper_unknown_method(client: FlaskClient) -> None:
 
 def test_query_pages_and_filters(client: FlaskClient, signer: KosmosSigner, make_license: Any) -> None:
     license_key = make_license("tenant", tenantId="t1")
-    base = 1676386800  # 2023-02-14 15:00:00 UTC
+    base = (int(time.time()) - 86400) // 60 * 60  # a day ago: `from` may reach 90 days back
     for i in range(7):
         name = "E_LOGIN" if i % 2 == 0 else "E_LOGOUT"
         assert signer.put_event(license_key, name=name, epoch_time=base + i * 60, n=i).status_code == 200
@@ -496,11 +498,27 @@ def test_query_pages_and_filters(client: FlaskClient, signer: KosmosSigner, make
     assert [e["n"] for e in page["data"]] == [0, 1, 2]
     assert [e["n"] for e in signer.query(license_key, pSize=3, pIndex=2).json["data"]] == [6]
 
-    window = signer.query(license_key, **{"from": "2023-02-14 15:01:00.000", "to": "2023-02-14 15:03:00.000"}).json
+    window = signer.query(license_key, **{"from": format_time(base + 60), "to": format_time(base + 180)}).json
     assert [e["n"] for e in window["data"]] == [1, 2, 3]
     names = signer.query(license_key, query={"event_name": "E_LOGOUT"}).json
     assert names["page"]["total"] == 3
     assert {e["eventName"] for e in names["data"]} == {"E_LOGOUT"}
+
+
+@pytest.mark.parametrize(
+    ("bounds", "param"),
+    [({"from": -91 * 86400}, "from"), ({"from": -3600, "to": -7200}, "to")],
+    ids=["from over 90 days ago", "to before from"],
+)
+def test_query_refuses_bounds_as_the_reports_service(
+    client: FlaskClient, signer: KosmosSigner, make_license: Any, bounds: dict[str, int], param: str
+) -> None:
+    body = {k: format_time(time.time() + offset) for k, offset in bounds.items()}
+    response = signer.query(make_license("system"), **body)
+    assert response.status_code == 400
+    assert response.json["errors"][0]["param"] == param
+    inside = {k: format_time(time.time() - 89 * 86400) for k in ("from",)}
+    assert signer.query(make_license("system"), **inside).status_code == 200
 
 
 @pytest.mark.parametrize(

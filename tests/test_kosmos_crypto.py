@@ -1,4 +1,4 @@
-"""Unit tests of eventclient.kosmos_crypto on fixed vectors (tests/vectors/kosmos_crypto.json)."""
+"""Unit tests of eventclient.kosmos_crypto on fixed vectors (conformance/vectors/kosmos_crypto.json)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from eventclient import kosmos_crypto
 from eventclient.exceptions import CryptoError, DecryptionFailed, InvalidKeyEncoding
 
-VECTORS = json.loads((Path(__file__).parent / "vectors" / "kosmos_crypto.json").read_text())
+VECTORS = json.loads((Path(__file__).parents[1] / "conformance" / "vectors" / "kosmos_crypto.json").read_text())
 
 
 @pytest.mark.parametrize("pair", VECTORS["keypairs"], ids=lambda p: p["name"])

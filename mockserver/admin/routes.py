@@ -40,7 +40,9 @@ def delete_license(keyId: str) -> Response:  # noqa: N803
 def register_tenduke_client() -> tuple[Response, int]:
     body = validated().body
     try:
-        record = current_backend().tenduke.register_client(body["publicKeyPem"], body.get("name"))
+        record = current_backend().tenduke.register_client(
+            body["publicKeyPem"], body.get("name"), allow_unusable=body.get("allowUnusable", False)
+        )
     except CryptoError as exc:
         raise ClientKeyRejected(f"publicKeyPem: {exc}") from exc
     if record is None:

@@ -6,7 +6,7 @@ import functools
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from eventclient import kosmos_crypto
@@ -100,7 +100,6 @@ def verify_caller(
     now: float,
     window: float,
     replay_protection: bool = True,
-    license_check: bool = True,
 ) -> Caller:
     """Authenticate a request from its ``publickey``, ``licensekey`` and ``requestid`` headers.
 
@@ -115,12 +114,7 @@ def verify_caller(
     license_key = _decrypt_header(headers.get("licensekey", "").strip(), key, "licensekey")
     request_id_text = _decrypt_header(headers.get("requestid", "").strip(), key, "requestid")
     request_id = parse_request_id(request_id_text, now, window)
-    if license_check:
-        record = valid_license(store, license_key, now)
-    else:  # a deliberate fault (mockserver/faults.py): any key passes
-        found = store.license_by_key(license_key)
-        record = found or License("-", license_key, "license", "system", None, None, None, False, None, "-")
-        record = replace(record, disabled=False, expiry=None)
+    record = valid_license(store, license_key, now)
     if replay_protection and not store.remember_request_id(request_id["uuid"], float(request_id["ts"]) + window):
         raise ReplayedRequestId(f"requestid: uuid {request_id['uuid']} was already used")
     return Caller(key, record, request_id, request_id_text)

@@ -15,6 +15,7 @@ __all__ = [
     "LicenseForbidden",
     "LicenseInvalid",
     "MalformedRequestId",
+    "QueryParamRefused",
     "ReplayedRequestId",
     "ServiceKeyNotFound",
     "StaleRequestId",
@@ -71,6 +72,19 @@ class LicenseForbidden(KosmosError):
     """A valid license not allowed for this tenant, community or operation."""
 
     status = 403
+
+
+class QueryParamRefused(KosmosError):
+    """The reports service refuses a query bound: ``{"errors": [{"message", "param"}]}``, as the vendor's does."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(f"{param}: {message}")
+        self.param = param
+        self.detail = message
+
+    def body(self) -> dict[str, object]:
+        """The reports service's error body."""
+        return {"errors": [{"message": self.detail, "param": self.param}]}
 
 
 class ServiceKeyNotFound(KosmosError):

@@ -8,9 +8,17 @@ from typing import Any
 
 from eventclient import kosmos_crypto
 from eventclient.exceptions import CryptoError
-from mockserver.kosmos.errors import BodyNotDecryptable, KosmosError
+from mockserver.kosmos.errors import BodyNotDecryptable, KosmosError, QueryParamRefused
 
-__all__ = ["QUERY_TIME_FORMAT", "build_event", "format_time", "open_event_data", "parse_event_time"]
+__all__ = [
+    "QUERY_HISTORY_DAYS",
+    "QUERY_TIME_FORMAT",
+    "build_event",
+    "check_query_bounds",
+    "format_time",
+    "open_event_data",
+    "parse_event_time",
+]
 
 QUERY_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
@@ -36,6 +44,19 @@ def parse_event_time(text: str) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
+
+
+QUERY_HISTORY_DAYS = 90
+"""How far back the reports service lets ``from`` reach."""
+
+
+def check_query_bounds(bounds: dict[str, int], now_ms: int) -> None:
+    """Refuse a ``from`` older than 90 days, or a ``to`` before ``from`` (both in epoch ms), as the vendor does."""
+    oldest = now_ms - QUERY_HISTORY_DAYS * 86_400_000
+    if "from" in bounds and bounds["from"] < oldest:
+        raise QueryParamRefused("from", f"'from' must be within the last {QUERY_HISTORY_DAYS} days")
+    if "from" in bounds and "to" in bounds and bounds["to"] < bounds["from"]:
+        raise QueryParamRefused("to", "'to' must not be before 'from'")
 
 
 def format_time(epoch: float) -> str:

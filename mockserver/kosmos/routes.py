@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -11,10 +10,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from eventclient import kosmos_crypto
 from eventclient.exceptions import CryptoError
 from mockserver.backend import current_backend
-from mockserver.faults import fault
 from mockserver.kosmos.auth import Caller, valid_license, verify_caller
 from mockserver.kosmos.errors import KosmosError, LicenseForbidden, ServiceKeyNotFound
-from mockserver.kosmos.events import build_event, open_event_data, parse_event_time
+from mockserver.kosmos.events import build_event, check_query_bounds, open_event_data, parse_event_time
 from mockserver.limits import check_rate
 from mockserver.routing import current_operation, spec_blueprint, validated
 
@@ -26,23 +24,18 @@ BUILD_TIME = 1763856000  # epoch seconds of this build; the "dob" part of health
 def _authenticate(tenant_id: str | None = None, community_id: str | None = None) -> Caller:
     """Verify the three headers, then the license's right to this operation."""
     backend = current_backend()
-    if fault("server_error_on_malformed_header") and not re.fullmatch(
-        r"[A-Za-z0-9+/=]*", request.headers["licensekey"]
-    ):
-        raise RuntimeError("deliberate fault: server_error_on_malformed_header")
     caller = verify_caller(
         request.headers,
         backend.kosmos,
         now=backend.clock(),
-        window=1e12 if fault("accept_stale_request_ids") else float(current_app.config["ALLOWED_TIME_SPAN"]),
-        replay_protection=bool(current_app.config["REPLAY_PROTECTION"]) and not fault("accept_replays"),
-        license_check=not fault("skip_license_check"),
+        window=float(current_app.config["ALLOWED_TIME_SPAN"]),
+        replay_protection=bool(current_app.config["REPLAY_PROTECTION"]),
     )
     check_rate(f"kosmos:{caller.license.key_id}", "license")
     _, op = current_operation()
     level = op.extension("x-required-auth-level", "community")
     why = caller.license.allows(level, tenant_id, community_id)
-    if why and not (fault("ignore_tenant") and level != "system"):
+    if why:
         raise LicenseForbidden(why)
     return caller
 
@@ -135,8 +128,7 @@ def create_event(tenantId: str, communityId: str, eventName: str) -> Response:  
     caller = _authenticate(tenantId, communityId)
     spec, _ = current_operation()
     data = open_event_data(validated().body["data"], caller.shared_key)
-    if not fault("accept_event_without_type"):
-        spec.check("/components/schemas/EventData", data, "data")
+    spec.check("/components/schemas/EventData", data, "data")
     backend = current_backend()
     event = build_event(
         data,
@@ -154,6 +146,7 @@ def query_events(tenantId: str, communityId: str) -> Response:  # noqa: N803
     caller = _authenticate(tenantId, communityId)
     query = validated().body
     bounds = {k: int(parse_event_time(query[k]) * 1000) for k in ("from", "to") if k in query}
+    check_query_bounds(bounds, now_ms=int(current_backend().clock() * 1000))
     page_size, page_index = query.get("pSize", 25), query.get("pIndex", 0)
     page = current_backend().kosmos.query_events(
         tenantId,

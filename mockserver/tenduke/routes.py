@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 from typing import Any
 
-import jwt
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 
 from eventclient import jws
-from eventclient.exceptions import CryptoError, MalformedJws, SignatureInvalid
+from eventclient.exceptions import CryptoError, MalformedJws
 from mockserver.backend import current_backend
 from mockserver.errors import RequestValidationError
-from mockserver.faults import fault
 from mockserver.limits import check_rate
 from mockserver.routing import current_operation, spec_blueprint, validated
 from mockserver.tenduke.errors import FeedForbidden, InvalidEvent, InvalidJws, InvalidToken, TooManyEvents
@@ -43,23 +38,6 @@ def _events_of(payload: bytes) -> list[dict[str, Any]]:
     return events
 
 
-def _faulty_payload(token: str, exc: CryptoError) -> bytes | None:
-    """The payload a deliberately faulty mock accepts despite ``exc`` (mockserver/faults.py), or None."""
-    header = jwt.get_unverified_header(token)
-    payload = base64.urlsafe_b64decode(token.split(".")[1] + "==")
-    if fault("accept_alg_none") and str(header.get("alg")).lower() == "none":
-        return payload
-    if fault("accept_any_rsa_key") and isinstance(exc, SignatureInvalid):
-        return payload
-    if fault("verify_hs256") and header.get("alg") == "HS256":
-        signing_input, signature = token.rsplit(".", 1)
-        for client in current_backend().tenduke.clients():
-            mac = hmac.new(client.public_key_pem.encode(), signing_input.encode(), hashlib.sha256).digest()
-            if hmac.compare_digest(base64.urlsafe_b64encode(mac).rstrip(b"=").decode(), signature):
-                return payload
-    return None
-
-
 def _check_client_rate(key_id: str) -> None:
     """Count a request against the rate limit of the client whose key verified it."""
     check_rate(lambda: f"tenduke:{current_backend().tenduke.client_id_of(key_id)}", "client key")
@@ -73,51 +51,36 @@ def put_events() -> Response:
     except MalformedJws as exc:
         raise InvalidEvent(str(exc)) from exc
     except CryptoError as exc:
-        faulty = _faulty_payload(token, exc) if current_app.config["FAULTS"] else None
-        if faulty is None:
-            raise InvalidJws(str(exc)) from exc
-        payload = faulty
-    else:
-        _check_client_rate(verified.key_id)
-        payload = verified.payload
-    backend.tenduke.put_events(_events_of(payload))
-    if fault("put_returns_body"):
-        return jsonify({"status": "stored"})
+        raise InvalidJws(str(exc)) from exc
+    _check_client_rate(verified.key_id)
+    backend.tenduke.put_events(_events_of(verified.payload))
     return Response(status=200)
 
 
 def _authorize(feed: FeedKey) -> None:
     backend = current_backend()
     token = request.headers["Authorization"].split(None, 1)[1].strip()
-    leeway = 1e12 if fault("accept_expired_tokens") else 0
     try:
-        claims, key_id = jws.verify_bearer(token, backend.tenduke.key_ring(), now=backend.clock(), leeway=leeway)
+        claims, key_id = jws.verify_bearer(token, backend.tenduke.key_ring(), now=backend.clock())
     except CryptoError as exc:
         raise InvalidToken(str(exc)) from exc
     _check_client_rate(key_id)
-    if claims.get(feed.name) is not True and claims.get("*") is not True and not fault("ignore_feed_claim"):
+    if claims.get(feed.name) is not True and claims.get("*") is not True:
         raise FeedForbidden(f"the token has no claim {feed.name!r}: true (nor '*': true)")
 
 
 def _feed(feed: FeedKey) -> Response:
     _authorize(feed)
     query = validated().query
-    after = query.get("after")
-    if fault("paging_repeats_event") and after:
-        after -= 1
     page = read_page(
         current_backend().tenduke,
         feed,
         request.full_path.rstrip("?"),
-        after=after,
+        after=query.get("after"),
         before=query.get("before"),
         limit=query["maxEventCount"],
         newest=query["newest"],
     )
-    if fault("drop_newer_instruction"):
-        body = page.as_json()
-        body["objects"] = body["objects"][:-1]
-        return jsonify(body)
     return Response(page.to_json_text(), mimetype="application/json")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from eventclient import jws
+from eventclient.exceptions import CryptoError
 from mockserver.db import Database, equality_filters
 
 __all__ = ["ClientKey", "FeedKey", "TenDukeStore"]
@@ -92,6 +93,14 @@ def _window(feed: FeedKey, after: int | None, before: int | None) -> tuple[str, 
     return where, params
 
 
+def _usable(row: Any) -> rsa.RSAPublicKey | None:
+    """The client's key if signatures may be verified with it (RSA of at least 2048 bits), else None."""
+    try:
+        return jws.load_rsa_public_key(row["public_key_pem"])
+    except CryptoError:
+        return None
+
+
 def _client(row: Any) -> ClientKey:
     return ClientKey(
         row["client_id"], row["name"], row["public_key_pem"], row["thumbprint"], row["bits"], row["created_at"]
@@ -105,13 +114,19 @@ class TenDukeStore:
         self.db = db
         self.clock = clock
         db.migrate(SCHEMA)
-        self._parsed: dict[str, rsa.RSAPublicKey] = {}
+        self._parsed: dict[str, rsa.RSAPublicKey | None] = {}
         self._parsed_lock = threading.Lock()
 
     # clients ----------------------------------------------------------------------------------
-    def register_client(self, public_key_pem: str, name: str | None = None) -> ClientKey | None:
-        """Register an RSA public key (>= 2048 bits, else CryptoError); None if already registered."""
-        key = jws.load_rsa_public_key(public_key_pem)
+    def register_client(
+        self, public_key_pem: str, name: str | None = None, allow_unusable: bool = False
+    ) -> ClientKey | None:
+        """Register an RSA public key (>= 2048 bits, else CryptoError); None if already registered.
+
+        ``allow_unusable`` registers any public key (a weak RSA or an EC key): it is stored, but
+        ``/put`` and ``/get`` never verify with it, which is what a conformance kit checks.
+        """
+        key = jws.load_public_key_any(public_key_pem) if allow_unusable else jws.load_rsa_public_key(public_key_pem)
         record = ClientKey(
             client_id=str(uuid.uuid4()),
             name=name,
@@ -152,15 +167,14 @@ class TenDukeStore:
         """
         rows = self.db.query("SELECT client_id, thumbprint, public_key_pem FROM tenduke_clients")
         with self._parsed_lock:
-            parsed = {  # by thumbprint: a key re-registered under an old client id is parsed anew
-                row["thumbprint"]: self._parsed.get(row["thumbprint"]) or jws.load_rsa_public_key(row["public_key_pem"])
-                for row in rows
-            }
+            # by thumbprint: a key re-registered under an old client id is parsed anew
+            parsed = {row["thumbprint"]: self._parsed.get(row["thumbprint"]) or _usable(row) for row in rows}
             self._parsed = parsed
         ring = []
         for row in rows:
-            ring.append((row["thumbprint"], parsed[row["thumbprint"]]))
-            ring.append((row["client_id"], parsed[row["thumbprint"]]))
+            if (key := parsed[row["thumbprint"]]) is not None:
+                ring.append((row["thumbprint"], key))
+                ring.append((row["client_id"], key))
         return ring
 
     def client_id_of(self, key_id: str) -> str:

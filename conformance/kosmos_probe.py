@@ -1,0 +1,116 @@
+"""A 1Kosmos caller made from the kit's own wire code (:mod:`conformance.wire`), for the checks."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from conformance import wire
+from conformance.core import CheckFailed, Context, KosmosTarget, SkipCheck
+
+__all__ = ["Caller", "event_name", "kosmos", "service_public_key", "stored"]
+
+SERVICE_KEY = "kosmos-service-public-key"
+
+
+def kosmos(ctx: Context) -> KosmosTarget:
+    """The 1Kosmos credentials, or skip."""
+    if ctx.target.kosmos is None:
+        raise SkipCheck("no 1Kosmos credentials given (the `kosmos` section of the credentials file)")
+    return ctx.target.kosmos
+
+
+def service_public_key(ctx: Context, fresh: bool = False) -> str:
+    """The service's public key from ``/events/publickeys`` (fetched once per run unless ``fresh``)."""
+    if fresh or SERVICE_KEY not in ctx.cache:
+        response = ctx.http.get(ctx.url("/events/publickeys"))
+        if response.status_code != 200:
+            raise CheckFailed(f"GET /events/publickeys answered {response.status_code}", response)
+        ctx.cache[SERVICE_KEY] = str(response.json()["publicKey"])
+    return str(ctx.cache[SERVICE_KEY])
+
+
+def event_name(ctx: Context, what: str) -> str:
+    """An event name unique to this run and check."""
+    return f"E_CONFORMANCE_{what.upper()}_{ctx.run_id}"
+
+
+class Caller:
+    """A caller with a fresh secp256k1 key pair, encrypting to the service key for ``license_key``."""
+
+    def __init__(self, ctx: Context, license_key: str, app_id: str = "eventdouble-conformance") -> None:
+        self.ctx, self.license_key, self.app_id = ctx, license_key, app_id
+        self.private = ec.generate_private_key(ec.SECP256K1())
+        point = self.private.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        self.public_key = base64.b64encode(point[1:]).decode("ascii")
+        scalar = self.private.private_numbers().private_value.to_bytes(32, "big")
+        self.key = wire.ecdh_key(base64.b64encode(scalar).decode(), service_public_key(ctx))
+
+    def seal(self, value: Any, iv: bytes | None = None) -> str:
+        """Encrypt a string as is, anything else as JSON."""
+        text = value if isinstance(value, str) else json.dumps(value)
+        return wire.seal(text.encode("utf-8"), self.key, iv)
+
+    def request_id(self, ts: float | None = None) -> dict[str, Any]:
+        """A fresh request id: now (or ``ts``), a new uuid4, this caller's app id."""
+        return {"ts": int(time.time()) if ts is None else ts, "uuid": str(uuid.uuid4()), "appid": self.app_id}
+
+    def headers(self, request_id: Any = None, license_key: str | None = None) -> dict[str, str]:
+        """The three headers; ``request_id`` may be a dict (sent as JSON) or raw text."""
+        rid = self.request_id() if request_id is None else request_id
+        return {
+            "publickey": self.public_key,
+            "licensekey": self.seal(self.license_key if license_key is None else license_key),
+            "requestid": self.seal(rid if isinstance(rid, str) else json.dumps(rid)),
+        }
+
+    def put(
+        self,
+        name: str,
+        event: Any,
+        *,
+        tenant: str | None = None,
+        community: str | None = None,
+        headers: dict[str, str] | None = None,
+        data: Any = None,
+    ) -> httpx.Response:
+        """PUT ``event`` (encrypted) as ``name``; ``data`` replaces the encrypted body as is."""
+        target = kosmos(self.ctx)
+        path = f"/events/tenant/{tenant or target.tenant}/community/{community or target.community}/event/{name}"
+        body = {"data": self.seal(event) if data is None else data}
+        return self.ctx.http.put(self.ctx.url(path), headers=headers or self.headers(), json=body)
+
+    def query(
+        self,
+        tenant: str | None = None,
+        community: str | None = None,
+        headers: dict[str, str] | None = None,
+        **body: Any,
+    ) -> httpx.Response:
+        """POST an event query (a plain JSON body)."""
+        target = kosmos(self.ctx)
+        path = f"/reports/tenant/{tenant or target.tenant}/community/{community or target.community}/events"
+        return self.ctx.http.post(self.ctx.url(path), headers=headers or self.headers(), json=body)
+
+
+def stored(
+    ctx: Context, name: str, *, tenant: str | None = None, community: str | None = None, license_key: str | None = None
+) -> list[dict[str, Any]]:
+    """The events stored under ``name``, as the query endpoint reports them (1000 at most)."""
+    reader = Caller(ctx, license_key or kosmos(ctx).writer() or "")
+    response = reader.query(tenant, community, pSize=1000, query={"event_name": name})
+    if response.status_code != 200:
+        raise CheckFailed(f"reading events back through the query endpoint got {response.status_code}", response)
+    data = response.json().get("data")
+    if not isinstance(data, list):
+        raise CheckFailed("the query answer has no `data` list", response)
+    return data

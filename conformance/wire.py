@@ -1,0 +1,118 @@
+"""The kit's own wire code, built on raw ``cryptography`` primitives and independent of ``eventclient``.
+
+The mock and the clients share ``eventclient``; if the kit used it too, a bug there would make
+the kit and the mock agree and go unnoticed. Every probe that must prove the wire format is
+built here instead, and :func:`self_test` proves this code on fixed vectors made by Node.js
+(``conformance/vectors/``) before any check runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+__all__ = [
+    "HASHES",
+    "b64url",
+    "ecdh_key",
+    "load_vectors",
+    "open_envelope",
+    "rsa_compact_jws",
+    "seal",
+    "self_test",
+]
+
+HASHES = {"RS256": hashes.SHA256, "RS384": hashes.SHA384, "RS512": hashes.SHA512}
+
+
+class WireSelfTestFailed(Exception):
+    """The kit's own wire code does not reproduce a fixed vector: its verdicts cannot be trusted."""
+
+
+@cache
+def load_vectors(name: str) -> dict[str, Any]:
+    """A vector file shipped with the kit (``kosmos_crypto``, ``jws_rsa``, ``rfc7638``)."""
+    text = resources.files("conformance").joinpath("vectors", f"{name}.json").read_text(encoding="utf-8")
+    value: dict[str, Any] = json.loads(text)
+    return value
+
+
+def b64url(data: bytes) -> str:
+    """base64url without padding (RFC 7515)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def ecdh_key(private_b64: str, public_b64: str) -> bytes:
+    """The raw X coordinate of secp256k1 ECDH: private = big-endian scalar, public = X||Y."""
+    scalar = int.from_bytes(base64.b64decode(private_b64), "big")
+    private = ec.derive_private_key(scalar, ec.SECP256K1())
+    public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256K1(), b"\x04" + base64.b64decode(public_b64))
+    return private.exchange(ec.ECDH(), public)
+
+
+def seal(plaintext: bytes, key: bytes, iv: bytes | None = None) -> str:
+    """base64(IV || AES-256-GCM ciphertext || tag), no AAD; a random 16-byte IV unless given."""
+    iv = os.urandom(16) if iv is None else iv
+    return base64.b64encode(iv + AESGCM(key).encrypt(iv, plaintext, None)).decode("ascii")
+
+
+def open_envelope(token: str, key: bytes) -> bytes | None:
+    """The plaintext of a :func:`seal` token, or None if it does not open with ``key``."""
+    try:
+        raw = base64.b64decode(token, validate=True)
+        return AESGCM(key).decrypt(raw[:16], raw[16:], None)
+    except (ValueError, InvalidTag):
+        return None
+
+
+def rsa_compact_jws(header: dict[str, Any], payload: bytes, private_key: rsa.RSAPrivateKey, alg: str = "RS256") -> str:
+    """A compact JWS assembled by hand: base64url segments and an RSASSA-PKCS1-v1_5 signature."""
+    signing_input = f"{b64url(json.dumps(header, separators=(',', ':')).encode())}.{b64url(payload)}"
+    return f"{signing_input}.{b64url(_sign(signing_input.encode(), private_key, alg))}"
+
+
+def _sign(data: bytes, private_key: rsa.RSAPrivateKey, alg: str) -> bytes:
+    return private_key.sign(data, padding.PKCS1v15(), HASHES[alg]())
+
+
+def _self_test_kosmos() -> None:
+    vectors = load_vectors("kosmos_crypto")
+    for case in vectors["ecdh"]:
+        shared = base64.b64decode(case["sharedKey"])  # both sides derive it: my private and the peer's public
+        if {
+            ecdh_key(case["privateKey"], case["publicKey"]),
+            ecdh_key(case["peerPrivateKey"], case["peerPublicKey"]),
+        } != {shared}:
+            raise WireSelfTestFailed(f"ECDH of {case['privateKey'][:8]}... does not match the vector")
+    for case in vectors["aesgcm"]:
+        key, iv = base64.b64decode(case["key"]), base64.b64decode(case["iv"])
+        if seal(case["plaintext"].encode(), key, iv) != case["token"]:
+            raise WireSelfTestFailed(f"AES-GCM vector {case['name']!r} does not match")
+        if open_envelope(case["token"], key) != case["plaintext"].encode():
+            raise WireSelfTestFailed(f"AES-GCM vector {case['name']!r} does not open")
+
+
+def _self_test_jws() -> None:
+    vectors = load_vectors("jws_rsa")
+    private = serialization.load_pem_private_key(vectors["privateKeyPem"].encode(), password=None)
+    assert isinstance(private, rsa.RSAPrivateKey)
+    for case in vectors["jws"]:
+        made = rsa_compact_jws(json.loads(case["header"]), case["payload"].encode(), private, case["alg"])
+        # the vector's header is Node's JSON.stringify, which has no spaces either
+        if made != case["token"]:
+            raise WireSelfTestFailed(f"{case['alg']} JWS vector does not match")
+
+
+def self_test() -> None:
+    """Check the kit's wire code on the fixed vectors; raise WireSelfTestFailed on a mismatch."""
+    _self_test_kosmos()
+    _self_test_jws()
