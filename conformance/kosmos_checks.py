@@ -154,6 +154,8 @@ def _flip(token: str, index: int) -> str:
 )
 def tampered_ciphertext_refused(ctx: Context) -> None:
     caller = Caller(ctx, _writer(ctx))
+    # a good request first: a server must not remember what one caller's headers decrypted to
+    accepted(caller.put(event_name(ctx, "tampered_first"), {"type": "conformance"}), "a good request first")
     for part in ("licensekey", "requestid", "data"):
         for where, index in (("IV", 3), ("ciphertext", 17), ("tag", -1)):
 
@@ -482,6 +484,8 @@ def replay_across_licenses(ctx: Context) -> None:
 
 def _license_refused(ctx: Context, license_key: str, what: str) -> None:
     caller = Caller(ctx, _writer(ctx))
+    # the same caller key with a good license first: the license must be read from each request
+    accepted(caller.put(event_name(ctx, "license_first"), {"type": "conformance"}), "a good license first")
     refused_then_accepted(
         ctx,
         what,

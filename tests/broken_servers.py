@@ -1,8 +1,9 @@
-"""Deliberately broken variants of the mock, to show that the conformance kit fails them.
+"""Deliberately broken variants of the mock, each breaking one rule, to show the conformance kit fails them.
 
 Test-only: the production request path has no switch for any of these. Each variant patches the
-one function where the real rule is enforced, for as long as ``broken_mock(name)`` is open (the
-in-process server runs in the same process, so the patches apply to its requests).
+one function where the rule is enforced (or rewrites an answer in an after-request hook), for as
+long as ``broken_mock(name)`` is open; the in-process server runs in this process, so the
+patches apply to its requests.
 
     with broken_mock("accept_replays") as server:
         report = run(provision(server.url))
@@ -15,165 +16,535 @@ import contextlib
 import hashlib
 import hmac
 import json
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 from unittest import mock
 
-from flask import Response, request
+import jwt
+from flask import Response, g, request
 
-from eventclient import jws
-from eventclient.exceptions import CryptoError, SignatureInvalid
+from eventclient import jws, kosmos_crypto
+from eventclient.exceptions import AlgorithmNotAllowed, CryptoError, InvalidKeyEncoding, SignatureInvalid
 from mockserver import MockServer
 from mockserver.kosmos import auth as kosmos_auth
-from mockserver.kosmos.store import License
+from mockserver.kosmos import errors as kosmos_errors
+from mockserver.kosmos import events as kosmos_events
+from mockserver.kosmos import routes as kosmos_routes
+from mockserver.kosmos.store import KosmosStore, License
 from mockserver.spec import OpenApiSpec
+from mockserver.tenduke import feed as tenduke_feed
 from mockserver.tenduke import routes as tenduke_routes
+from mockserver.tenduke import store as tenduke_store
+from mockserver.tenduke.store import FeedKey, TenDukeStore
 
-__all__ = ["BROKEN", "broken_mock"]
+__all__ = ["BROKEN", "Broken", "broken_mock"]
 
-BROKEN = {
-    "skip_license_check": "1Kosmos: any license key is accepted, unknown or disabled",
-    "accept_stale_request_ids": "1Kosmos: request ids of any age are accepted",
-    "accept_replays": "1Kosmos: a request id may be used again",
-    "ignore_tenant": "1Kosmos: a tenant or community license may act on any tenant",
-    "accept_event_without_type": "1Kosmos: an event without 'type' is stored",
-    "server_error_on_malformed_header": "1Kosmos: a header that is not base64 gets a 500",
-    "accept_alg_none": "10Duke: an unsigned JWS (alg none) is accepted on /put",
-    "verify_hs256": "10Duke: HS256 keyed with a registered public key PEM is accepted",
-    "accept_any_rsa_key": "10Duke: a JWS no registered key verifies is accepted anyway",
-    "put_returns_body": "10Duke: /put answers 200 with a JSON body instead of an empty one",
-    "drop_newer_instruction": "10Duke: feed pages lack the 'newer' instruction",
-    "paging_repeats_event": "10Duke: the 'after' bound is inclusive, so paging repeats an event",
-    "accept_expired_tokens": "10Duke: expired bearer tokens are accepted",
-    "ignore_feed_claim": "10Duke: a bearer token for one feed reads any feed",
-}
+Patches = Callable[[MockServer], list[Any]]
 
 
-def _any_license(store: Any, license_key: str, now: float) -> License:
-    found = store.license_by_key(license_key)
-    if found is not None:
-        return License(**{**found.__dict__, "disabled": False, "expiry": None})
-    return License("-", license_key, "license", "system", None, None, None, False, None, "-")
+@dataclass(frozen=True)
+class Broken:
+    """One broken variant: what it gets wrong, and how."""
+
+    description: str
+    patches: Patches = lambda server: []
+    hook: Callable[[Response], Response] | None = None
+    config: dict[str, Any] = field(default_factory=dict)
 
 
-def _unsigned_payload(token: str) -> tuple[dict[str, Any], bytes]:
+def _patch(target: Any, name: str, value: Any) -> Patches:
+    return lambda server: [mock.patch.object(target, name, value)]
+
+
+# --- originals the variants wrap --------------------------------------------------------------------
+PARSE, DECRYPT, CHECK = kosmos_auth.parse_request_id, kosmos_auth._decrypt_header, OpenApiSpec.check
+VALID, ALLOWS, REFUSAL = kosmos_auth.valid_license, License.allows, License.refusal
+REMEMBER, BY_KEY, QUERY = KosmosStore.remember_request_id, KosmosStore.license_by_key, KosmosStore.query_events
+BUILD, RESET, LOAD_PRIVATE = kosmos_events.build_event, KosmosStore.reset_service_key, kosmos_crypto.load_private_key
+VERIFY, CHECK_TIMES, CHECK_ALG = jws.verify_jws, jws._check_times, jws._check_algorithm
+READ_PAGE, AUTHORIZE, EVENTS_OF = tenduke_routes.read_page, tenduke_routes._authorize, tenduke_routes._events_of
+PAGE, KEY_RING, PUT_EVENTS, INSTRUCTIONS = TenDukeStore.page, TenDukeStore.key_ring, TenDukeStore.put_events, None
+
+
+def _unsigned(token: str) -> tuple[dict[str, Any], bytes]:
     header_b64, payload_b64 = token.split(".")[:2]
-    header = json.loads(base64.urlsafe_b64decode(header_b64 + "=="))
-    return header, base64.urlsafe_b64decode(payload_b64 + "==")
+    return json.loads(base64.urlsafe_b64decode(header_b64 + "==")), base64.urlsafe_b64decode(payload_b64 + "==")
 
 
-def _verify_jws_accepting(accept: Callable[[str, dict[str, Any], CryptoError], bool]) -> Callable[..., Any]:
-    original = jws.verify_jws
-
+def _verify_accepting(accept: Callable[[str, dict[str, Any], CryptoError], bool]) -> Patches:
     def verify(token: str, keys: Any) -> jws.VerifiedJws:
         try:
-            return original(token, keys)
+            return VERIFY(token, keys)
         except CryptoError as exc:
-            header, payload = _unsigned_payload(token)
+            header, payload = _unsigned(token)
             if accept(token, header, exc):
                 return jws.VerifiedJws(header, payload, "broken")
             raise
 
-    return verify
+    return _patch(jws, "verify_jws", verify)
 
 
-def _hs256_by_public_pem(server: MockServer) -> Callable[[str, dict[str, Any], CryptoError], bool]:
+def _hs256_by_public_pem(server: MockServer) -> list[Any]:
     def accept(token: str, header: dict[str, Any], exc: CryptoError) -> bool:
-        if header.get("alg") != "HS256":
-            return False
         signing_input, signature = token.rsplit(".", 1)
-        for client in server.backend.tenduke.clients():
+        for client in server.backend.tenduke.clients() if header.get("alg") == "HS256" else []:
             mac = hmac.new(client.public_key_pem.encode(), signing_input.encode(), hashlib.sha256).digest()
             if base64.urlsafe_b64encode(mac).rstrip(b"=").decode() == signature:
                 return True
         return False
 
-    return accept
+    return _verify_accepting(accept)(server)
 
 
-def _authorize_any_feed(feed: Any) -> None:
-    """The token is verified, but its feed claims are not looked at."""
+def _es256_by_registered_ec_key(server: MockServer) -> list[Any]:
+    def accept(token: str, header: dict[str, Any], exc: CryptoError) -> bool:
+        for client in server.backend.tenduke.clients() if header.get("alg") == "ES256" else []:
+            key = jws.load_public_key_any(client.public_key_pem)
+            with contextlib.suppress(jwt.exceptions.InvalidTokenError, TypeError, ValueError):
+                jwt.api_jws.decode_complete(token, key, algorithms=["ES256"])  # type: ignore[arg-type]
+                return True
+        return False
+
+    return _verify_accepting(accept)(server)
+
+
+def _trust_embedded_jwk(token: str, header: dict[str, Any], exc: CryptoError) -> bool:
+    if "jwk" not in header:
+        return False
+    key = jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(header["jwk"]))
+    with contextlib.suppress(jwt.exceptions.InvalidTokenError):
+        jwt.api_jws.decode_complete(token, key, algorithms=["RS256"])  # type: ignore[arg-type]
+        return True
+    return False
+
+
+def _json_hook(path_prefix: str, change: Callable[[Any], Any]) -> Callable[[Response], Response]:
+    def hook(response: Response) -> Response:
+        if response.status_code == 200 and request.path.startswith(path_prefix) and response.get_data():
+            response.set_data(json.dumps(change(json.loads(response.get_data()))))
+        return response
+
+    return hook
+
+
+def _put_returns_body(response: Response) -> Response:
+    if response.status_code == 200 and request.path == "/put":
+        response.set_data(b'{"status":"stored"}')
+    return response
+
+
+def _status_hook(path_prefix: str, old: int, new: int) -> Callable[[Response], Response]:
+    def hook(response: Response) -> Response:
+        if response.status_code == old and request.path.startswith(path_prefix):
+            response.status_code = new
+        return response
+
+    return hook
+
+
+def _license_cached_per_caller() -> Patches:
+    """A realistic optimisation bug: the decrypted license is remembered per caller key, not re-read."""
+    seen: dict[bytes, str] = {}
+
+    def decrypt(value: str, key: bytes, name: str) -> str:
+        if name == "licensekey" and key in seen:
+            return seen[key]
+        text = DECRYPT(value, key, name)
+        if name == "licensekey":
+            seen[key] = text
+        return text
+
+    return _patch(kosmos_auth, "_decrypt_header", decrypt)
+
+
+def _remember_per(part: Callable[[], str]) -> Patches:
+    """Replay protection keyed by the request id and something else, so a replay elsewhere passes."""
+    return _patch(KosmosStore, "remember_request_id", lambda self, rid, expires: REMEMBER(self, rid + part(), expires))
+
+
+def _stash_license(store: Any, license_key: str, now: float) -> License:
+    g.broken_license = license_key
+    return VALID(store, license_key, now)
+
+
+def _query_ignoring(column: str) -> Patches:
+    def query(self: KosmosStore, tenant_id: str, community_id: str, **kwargs: Any) -> Any:
+        original_query = self.db.query
+        with mock.patch.object(
+            self.db,
+            "query",
+            lambda sql, params=(): original_query(sql.replace(f"{column} = ?", "? IS NOT NULL"), params),
+        ):
+            return QUERY(self, tenant_id, community_id, **kwargs)
+
+    return _patch(KosmosStore, "query_events", query)
+
+
+def _query_shifted(**change: Any) -> Patches:
+    def query(self: KosmosStore, tenant_id: str, community_id: str, **kwargs: Any) -> Any:
+        if "page_index" in change:
+            kwargs["page_index"] += change["page_index"]
+        if "end_ms" in change and kwargs.get("end_ms") is not None:
+            kwargs["end_ms"] += change["end_ms"]
+        page = QUERY(self, tenant_id, community_id, **kwargs)
+        if change.get("total_unfiltered"):
+            page = replace(page, total=QUERY(self, tenant_id, community_id, **{**kwargs, "event_name": None}).total)
+        return page
+
+    return _patch(KosmosStore, "query_events", query)
+
+
+def _allows(rule: Callable[[License, str, Any, Any], str | None]) -> Patches:
+    return _patch(
+        License, "allows", lambda self, level, tenant=None, community=None: rule(self, level, tenant, community)
+    )
+
+
+def _service_may_administer(lic: License, level: str, tenant: Any, community: Any) -> str | None:
+    return None if level == "system" and lic.auth_level == "service" else ALLOWS(lic, level, tenant, community)
+
+
+def _tenant_needs_community(lic: License, level: str, tenant: Any, community: Any) -> str | None:
+    if lic.auth_level == "tenant" and level != "system" and community != lic.community_id:
+        return "tenant license used outside its community"
+    return ALLOWS(lic, level, tenant, community)
+
+
+def _community_not_checked(lic: License, level: str, tenant: Any, community: Any) -> str | None:
+    return ALLOWS(replace(lic, auth_level="tenant") if lic.auth_level == "community" else lic, level, tenant, community)
+
+
+def _ignore_tenant(lic: License, level: str, tenant: Any, community: Any) -> str | None:
+    return None if level != "system" or lic.auth_level == "system" else "system only"
+
+
+def _any_license(store: Any, license_key: str, now: float) -> License:
+    found = store.license_by_key(license_key)
+    if found is not None:
+        return replace(found, disabled=False, expiry=None)
+    return License("-", license_key, "license", "system", None, None, None, False, None, "-")
+
+
+def _loose_license_key(self: KosmosStore, license_key: str) -> License | None:
+    found = BY_KEY(self, license_key) or BY_KEY(self, license_key.strip())
+    if found is None:
+        found = next((r for r in self.licenses() if r.license_key.lower() == license_key.strip().lower()), None)
+    return found
+
+
+def _refusal_ignoring(what: str, hours: float = 0) -> Patches:
+    def refusal(self: License, now: float) -> str | None:
+        if what == "disabled":
+            self = replace(self, disabled=False)
+        if what == "expiry":
+            self = replace(self, expiry=None)
+        return REFUSAL(self, now - hours * 3600)
+
+    return _patch(License, "refusal", refusal)
+
+
+def _parse_loosely(fix: Callable[[dict[str, Any], float], dict[str, Any]]) -> Patches:
+    def parse(text: str, now: float, window: float) -> dict[str, Any]:
+        with contextlib.suppress(ValueError):
+            value = json.loads(text)
+            if isinstance(value, dict):
+                text = json.dumps(fix(value, now))
+        return PARSE(text, now, window)
+
+    return _patch(kosmos_auth, "parse_request_id", parse)
+
+
+def _default_appid(value: dict[str, Any], now: float) -> dict[str, Any]:
+    return {"appid": "", **value}
+
+
+def _ts_from_string(value: dict[str, Any], now: float) -> dict[str, Any]:
+    return {**value, "ts": float(value["ts"])} if isinstance(value.get("ts"), str) else value
+
+
+def _future_unbounded(value: dict[str, Any], now: float) -> dict[str, Any]:
+    ts = value.get("ts")
+    return {**value, "ts": now} if isinstance(ts, int | float) and not isinstance(ts, bool) and ts > now else value
+
+
+def _event_ts_in_seconds(data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    event = BUILD(data, **kwargs)
+    return {**event, "event_ts": event["event_ts"] // 1000}
+
+
+def _reset_keeps_key(self: KosmosStore, key_id: str) -> Any:
+    found = next((k for k in self.service_keys() if k.key_id == key_id), None)
+    if found is None:
+        return None
+    return replace(found, public_key=kosmos_crypto.generate_keypair().public_key)
+
+
+def _only_32_byte_keys(text: str | bytes) -> Any:
+    if len(base64.b64decode(text)) != 32:
+        raise InvalidKeyEncoding("private key must be 32 bytes")
+    return LOAD_PRIVATE(text)
+
+
+def _refuse_hex_ivs(value: str, key: bytes, name: str) -> str:
+    raw = base64.b64decode(value)
+    if raw[:16].isascii() and all(chr(c) in "0123456789abcdef" for c in raw[:16]):
+        raise kosmos_errors.HeaderNotDecryptable(name)
+    return DECRYPT(value, key, name)
+
+
+def _batch_not_atomic(payload: bytes) -> list[dict[str, Any]]:
+    value = json.loads(payload)
+    kept = []
+    for event in value if isinstance(value, list) else [value]:
+        with contextlib.suppress(Exception):
+            kept.extend(EVENTS_OF(json.dumps(event).encode()))
+    return kept
+
+
+def _crit_ignored(token: str | bytes) -> dict[str, Any]:
+    with contextlib.suppress(AlgorithmNotAllowed):
+        return CHECK_ALG(token)
+    return _unsigned(token if isinstance(token, str) else token.decode())[0]
+
+
+def _event_id_overwritten(self: TenDukeStore, events: list[dict[str, Any]]) -> Any:
+    return PUT_EVENTS(self, [{**e, "eventId": str(uuid.uuid4())} for e in events])
+
+
+def _received_in_microseconds(self: TenDukeStore, events: list[dict[str, Any]]) -> Any:
+    now = tenduke_store.time.time
+    with mock.patch.object(tenduke_store.time, "time_ns", lambda: int(now() * 1e6)):
+        return PUT_EVENTS(self, events)
+
+
+def _skip_empty_batch(self: OpenApiSpec, pointer: str, value: Any, *args: Any, **kwargs: Any) -> Any:
+    return None if value == [] else CHECK(self, pointer, value, *args, **kwargs)
+
+
+def _counts_unknown(self: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    older, newer = INSTRUCTIONS_ORIGINAL(self)
+    return {**older, "count": -1}, {**newer, "count": -1}
+
+
+INSTRUCTIONS_ORIGINAL = tenduke_feed.FeedPage.instructions
+
+
+def _claim_prefix(feed: FeedKey) -> None:
+    try:
+        AUTHORIZE(feed)
+    except tenduke_routes.FeedForbidden:
+        claims = json.loads(base64.urlsafe_b64decode(request.headers["Authorization"].split()[1].split(".")[1] + "=="))
+        if not any(feed.name.startswith(name) and value is True for name, value in claims.items()):
+            raise
+
+
+def _authorize_any_feed(feed: FeedKey) -> None:
     with contextlib.suppress(tenduke_routes.FeedForbidden):
         AUTHORIZE(feed)
 
 
-AUTHORIZE = tenduke_routes._authorize
+def _object_feed_by_type(self: FeedKey) -> tuple[str, list[Any]]:
+    if self.object_type is None:
+        return "source_id = ?", [self.source_id]
+    return "object_type = ?", [self.object_type]
 
 
-def _patches(name: str, server: MockServer) -> list[Any]:
-    parse, check_times, read_page = kosmos_auth.parse_request_id, jws._check_times, tenduke_routes.read_page
-    spec_check, decrypt = OpenApiSpec.check, kosmos_auth._decrypt_header
-    table: dict[str, list[Any]] = {
-        "skip_license_check": [mock.patch.object(kosmos_auth, "valid_license", _any_license)],
-        "accept_stale_request_ids": [
-            mock.patch.object(kosmos_auth, "parse_request_id", lambda text, now, window: parse(text, now, 1e12))
+BROKEN: dict[str, Broken] = {
+    # 1Kosmos: envelope and headers
+    "healthz_other_public_key": Broken(
+        "1Kosmos: healthz reports a public key other than /publickeys",
+        hook=_json_hook(
+            "/events/healthz", lambda body: {**body, "publicKey": kosmos_crypto.generate_keypair().public_key}
+        ),
+    ),
+    "no_requestid_echo": Broken(
+        "1Kosmos: the decrypted request id is not echoed", hook=lambda r: (r.headers.pop("requestid", None), r)[1]
+    ),
+    "refuse_hex_iv": Broken(
+        "1Kosmos: IVs of ASCII hex characters are refused", _patch(kosmos_auth, "_decrypt_header", _refuse_hex_ivs)
+    ),
+    "license_cached_per_caller": Broken(
+        "1Kosmos: the license is decrypted once per caller key", _license_cached_per_caller()
+    ),
+    "undecryptable_is_401": Broken(
+        "1Kosmos: a header that does not decrypt gets 401", _patch(kosmos_errors.HeaderNotDecryptable, "status", 401)
+    ),
+    "helper_only_32_byte_keys": Broken(
+        "1Kosmos: ecdsa_helper refuses 31- and 33-byte private keys",
+        _patch(kosmos_crypto, "load_private_key", _only_32_byte_keys),
+    ),
+    "empty_header_401": Broken(
+        "1Kosmos: a missing header gets 401",
+        hook=lambda r: _status_hook("/events/tenant", 400, 401)(r) if b"should not be empty" in r.get_data() else r,
+    ),
+    "server_error_on_malformed_header": Broken(
+        "1Kosmos: a header that is not base64 gets a 500",
+        _patch(kosmos_auth, "_decrypt_header", lambda v, k, n: DECRYPT(v, k, n) if "%" not in v else 1 / 0),
+    ),
+    "accept_event_without_type": Broken(
+        "1Kosmos: an event without 'type' is stored",
+        _patch(
+            OpenApiSpec, "check", lambda self, p, *a, **k: None if p.endswith("/EventData") else CHECK(self, p, *a, **k)
+        ),
+    ),
+    "unsupported_media_is_400": Broken(
+        "1Kosmos: a body that is not JSON gets 400", hook=_status_hook("/events/", 415, 400)
+    ),
+    # 1Kosmos: request ids
+    "appid_optional": Broken("1Kosmos: a request id without appid is taken", _parse_loosely(_default_appid)),
+    "ts_string_accepted": Broken(
+        "1Kosmos: a request id ts given as a string is taken", _parse_loosely(_ts_from_string)
+    ),
+    "accept_stale_request_ids": Broken(
+        "1Kosmos: request ids of any age are accepted",
+        _patch(kosmos_auth, "parse_request_id", lambda text, now, window: PARSE(text, now, 1e12)),
+    ),
+    "future_unbounded": Broken(
+        "1Kosmos: request ids from any future time are accepted", _parse_loosely(_future_unbounded)
+    ),
+    "accept_replays": Broken(
+        "1Kosmos: a request id may be used again", _patch(KosmosStore, "remember_request_id", lambda *a: True)
+    ),
+    "replay_per_key_pair": Broken(
+        "1Kosmos: replay protection is per caller key pair", _remember_per(lambda: request.headers["publickey"])
+    ),
+    "replay_per_license": Broken(
+        "1Kosmos: replay protection is per license",
+        lambda server: [
+            *_remember_per(lambda: g.broken_license)(server),
+            mock.patch.object(kosmos_auth, "valid_license", _stash_license),
         ],
-        "accept_replays": [mock.patch("mockserver.kosmos.store.KosmosStore.remember_request_id", return_value=True)],
-        "ignore_tenant": [
-            mock.patch.object(
-                License,
-                "allows",
-                lambda self, level, *a: None if level != "system" or self.auth_level == "system" else "x",
-            )
-        ],
-        "accept_event_without_type": [
-            mock.patch.object(
-                OpenApiSpec,
-                "check",
-                lambda self, pointer, *a, **k: (
-                    None if pointer.endswith("/EventData") else spec_check(self, pointer, *a, **k)
-                ),
-            )
-        ],
-        "server_error_on_malformed_header": [
-            mock.patch.object(
-                kosmos_auth,
-                "_decrypt_header",
-                lambda value, key, header: (
-                    decrypt(value, key, header) if value.isascii() and "%" not in value else 1 / 0
-                ),
-            )
-        ],
-        "accept_alg_none": [
-            mock.patch.object(
-                jws, "verify_jws", _verify_jws_accepting(lambda t, h, e: str(h.get("alg")).lower() == "none")
-            )
-        ],
-        "verify_hs256": [mock.patch.object(jws, "verify_jws", _verify_jws_accepting(_hs256_by_public_pem(server)))],
-        "accept_any_rsa_key": [
-            mock.patch.object(jws, "verify_jws", _verify_jws_accepting(lambda t, h, e: isinstance(e, SignatureInvalid)))
-        ],
-        "paging_repeats_event": [
-            mock.patch.object(
-                tenduke_routes,
-                "read_page",
-                lambda *a, after, **k: read_page(*a, after=after - 1 if after else after, **k),
-            )
-        ],
-        "accept_expired_tokens": [
-            mock.patch.object(jws, "_check_times", lambda claims, now, leeway: check_times(claims, now, 1e12))
-        ],
-        "ignore_feed_claim": [mock.patch.object(tenduke_routes, "_authorize", _authorize_any_feed)],
-    }
-    return table.get(name, [])
-
-
-def _after_request(name: str) -> Callable[[Response], Response] | None:
-    """Variants that change the answer rather than a rule: applied as an after-request hook of the app."""
-
-    def put_returns_body(response: Response) -> Response:
-        if response.status_code == 200 and request.path == "/put":
-            response.set_data(b'{"status":"stored"}')
-        return response
-
-    def drop_newer_instruction(response: Response) -> Response:
-        if response.status_code == 200 and request.path.startswith("/get/"):
-            body = json.loads(response.get_data())
-            body["objects"] = body["objects"][:-1]
-            response.set_data(json.dumps(body))
-        return response
-
-    return {"put_returns_body": put_returns_body, "drop_newer_instruction": drop_newer_instruction}.get(name)
+    ),
+    # 1Kosmos: licenses
+    "skip_license_check": Broken(
+        "1Kosmos: any license key is accepted", _patch(kosmos_auth, "valid_license", _any_license)
+    ),
+    "license_key_loose": Broken(
+        "1Kosmos: license keys match ignoring case and spaces",
+        _patch(KosmosStore, "license_by_key", _loose_license_key),
+    ),
+    "disabled_ignored": Broken("1Kosmos: disabled licenses work", _refusal_ignoring("disabled")),
+    "expiry_ignored": Broken("1Kosmos: expired licenses work", _refusal_ignoring("expiry")),
+    "expiry_two_hours_late": Broken(
+        "1Kosmos: expiry read in the wrong time zone (2 h late)", _refusal_ignoring("", hours=2)
+    ),
+    "plain_license_unchecked": Broken(
+        "1Kosmos: healthz and environment ignore the plain licensekey",
+        _patch(kosmos_routes, "_check_plain_license", lambda: None),
+    ),
+    # 1Kosmos: authorisation and isolation
+    "unknown_service_key_400": Broken(
+        "1Kosmos: resetting an unknown service key gets 400", _patch(kosmos_errors.ServiceKeyNotFound, "status", 400)
+    ),
+    "service_may_administer_keys": Broken(
+        "1Kosmos: service licenses may list and reset service keys", _allows(_service_may_administer)
+    ),
+    "tenant_needs_community": Broken(
+        "1Kosmos: tenant licenses are held to one community", _allows(_tenant_needs_community)
+    ),
+    "community_not_checked": Broken(
+        "1Kosmos: community licenses reach every community of the tenant", _allows(_community_not_checked)
+    ),
+    "ignore_tenant": Broken("1Kosmos: a tenant or community license may act on any tenant", _allows(_ignore_tenant)),
+    "query_ignores_tenant": Broken("1Kosmos: the query returns every tenant's events", _query_ignoring("tenant_id")),
+    "query_ignores_community": Broken(
+        "1Kosmos: the query returns every community's events", _query_ignoring("community_id")
+    ),
+    # 1Kosmos: stored events and the query
+    "event_ts_in_seconds": Broken(
+        "1Kosmos: event_ts is stored in seconds", _patch(kosmos_routes, "build_event", _event_ts_in_seconds)
+    ),
+    "page_index_from_one": Broken("1Kosmos: pIndex counts from 1", _query_shifted(page_index=-1)),
+    "to_exclusive": Broken("1Kosmos: the query's `to` bound is exclusive", _query_shifted(end_ms=-1)),
+    "total_ignores_event_name": Broken(
+        "1Kosmos: total counts events of every name", _query_shifted(total_unfiltered=True)
+    ),
+    "query_bounds_unchecked": Broken(
+        "1Kosmos: from older than 90 days and to before from are taken",
+        _patch(kosmos_routes, "check_query_bounds", lambda *a, **k: None),
+    ),
+    "reset_keeps_key": Broken(
+        "1Kosmos: a service key reset answers a new key but keeps the old one",
+        _patch(KosmosStore, "reset_service_key", _reset_keeps_key),
+    ),
+    # 10Duke: /put
+    "put_returns_body": Broken("10Duke: /put answers 200 with a JSON body", hook=_put_returns_body),
+    "accept_alg_none": Broken(
+        "10Duke: an unsigned JWS (alg none) is accepted",
+        _verify_accepting(lambda t, h, e: str(h.get("alg")).lower() == "none"),
+    ),
+    "verify_hs256": Broken("10Duke: HS256 keyed with a registered public key PEM is accepted", _hs256_by_public_pem),
+    "accept_any_rsa_key": Broken(
+        "10Duke: a JWS no registered key verifies is accepted",
+        _verify_accepting(lambda t, h, e: isinstance(e, SignatureInvalid)),
+    ),
+    "registered_weak_keys_used": Broken(
+        "10Duke: registered keys of 1024 bits verify",
+        _patch(tenduke_store, "_usable", lambda row: jws.load_rsa_public_key(row["public_key_pem"], 1024)),
+    ),
+    "registered_ec_keys_used": Broken("10Duke: ES256 by a registered EC key is accepted", _es256_by_registered_ec_key),
+    "first_key_only": Broken(
+        "10Duke: only the first registered key is tried",
+        _patch(TenDukeStore, "key_ring", lambda self: KEY_RING(self)[:2]),
+    ),
+    "trust_embedded_jwk": Broken(
+        "10Duke: a key in the JWS header's jwk is trusted", _verify_accepting(_trust_embedded_jwk)
+    ),
+    "crit_wrong_status": Broken(
+        "10Duke: a JWS with an unknown crit gets 400", _patch(jws, "_check_algorithm", _crit_ignored)
+    ),
+    "batch_not_atomic": Broken(
+        "10Duke: the valid events of a refused batch are stored",
+        _patch(tenduke_routes, "_events_of", _batch_not_atomic),
+    ),
+    "event_id_overwritten": Broken(
+        "10Duke: a sent eventId is replaced", _patch(TenDukeStore, "put_events", _event_id_overwritten)
+    ),
+    "event_received_microseconds": Broken(
+        "10Duke: eventReceived in microseconds", _patch(TenDukeStore, "put_events", _received_in_microseconds)
+    ),
+    "empty_batch_accepted": Broken(
+        "10Duke: an empty batch is accepted", _patch(OpenApiSpec, "check", _skip_empty_batch)
+    ),
+    "no_event_limit": Broken("10Duke: any number of events per /put", config={"MAX_EVENTS_PER_PUT": 10**6}),
+    # 10Duke: /get
+    "drop_newer_instruction": Broken(
+        "10Duke: feed pages lack the 'newer' instruction",
+        hook=_json_hook("/get/", lambda body: {**body, "objects": body["objects"][:-1]}),
+    ),
+    "paging_repeats_event": Broken(
+        "10Duke: the 'after' bound is inclusive",
+        _patch(
+            tenduke_routes, "read_page", lambda *a, after, **k: READ_PAGE(*a, after=after - 1 if after else after, **k)
+        ),
+    ),
+    "newest_ignored": Broken(
+        "10Duke: newest=true is ignored",
+        _patch(TenDukeStore, "page", lambda self, feed, **k: PAGE(self, feed, **{**k, "newest": False})),
+    ),
+    "counts_unknown": Broken(
+        "10Duke: instruction counts are always -1", _patch(tenduke_feed.FeedPage, "instructions", _counts_unknown)
+    ),
+    "object_feed_by_type": Broken(
+        "10Duke: an object feed holds every object of its type", _patch(FeedKey, "where", _object_feed_by_type)
+    ),
+    "ignore_feed_claim": Broken(
+        "10Duke: a token for one feed reads any feed", _patch(tenduke_routes, "_authorize", _authorize_any_feed)
+    ),
+    "claim_prefix": Broken(
+        "10Duke: a claim for a prefix of the feed name reads it", _patch(tenduke_routes, "_authorize", _claim_prefix)
+    ),
+    "accept_expired_tokens": Broken(
+        "10Duke: expired bearer tokens are accepted",
+        _patch(jws, "_check_times", lambda c, now, leeway: CHECK_TIMES(c, now, 1e12)),
+    ),
+    "wrong_feed_401": Broken(
+        "10Duke: a token without the feed's claim gets 401", _patch(tenduke_routes.FeedForbidden, "status", 401)
+    ),
+    "bad_query_is_200": Broken("10Duke: bad query parameters are ignored (200)", hook=_status_hook("/get/", 400, 200)),
+}
 
 
 @contextlib.contextmanager
@@ -181,11 +552,12 @@ def broken_mock(name: str, **kwargs: Any) -> Iterator[MockServer]:
     """A running in-process mock with the defect ``name`` (one of :data:`BROKEN`)."""
     if name not in BROKEN:
         raise ValueError(f"unknown broken variant {name!r}; known: {', '.join(sorted(BROKEN))}")
-    server = MockServer(**kwargs)
-    if hook := _after_request(name):
-        server.app.after_request(hook)
+    variant = BROKEN[name]
+    server = MockServer(config={**kwargs.pop("config", {}), **variant.config}, **kwargs)
+    if variant.hook is not None:
+        server.app.after_request(variant.hook)
     with contextlib.ExitStack() as stack:
-        for patch in _patches(name, server):
+        for patch in variant.patches(server):
             stack.enter_context(patch)
         with server:
             yield server
