@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from conformance import wire
@@ -220,6 +221,32 @@ def ecdsa_helper_vectors(ctx: Context) -> None:
             raise CheckFailed(f"helper decrypt with {mine['name']} returned {response.json().get('data')!r}", response)
         response = ctx.http.post(ctx.url("/events/ecdsa_helper/decrypt"), json={**body, "dataStr": _flip(sealed, -1)})
         expect_refusal(response, "helper decrypt of a token with a bad tag", 400)
+    _helper_key_range(ctx, pairs[0])
+
+
+SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def _helper_key_range(ctx: Context, peer: dict[str, str]) -> None:
+    """Private keys outside 1..n-1, or longer than 33 bytes, are refused; n-1 itself works."""
+    url, data = ctx.url("/events/ecdsa_helper/encrypt"), {"dataStr": "range", "publicKey": peer["publicKey"]}
+    as_b64 = lambda n, size: base64.b64encode(n.to_bytes(size, "big")).decode()  # noqa: E731
+    for what, key in {"zero": as_b64(0, 32), "the group order n": as_b64(SECP256K1_ORDER, 32),
+                      "34 bytes": as_b64(1, 34)}.items():  # fmt: skip
+        expect_refusal(
+            ctx.http.post(url, json={**data, "privateKey": key}), f"helper with a private key of {what}", 400
+        )
+    last = SECP256K1_ORDER - 1
+    response = ctx.http.post(url, json={**data, "privateKey": as_b64(last, 32)})
+    expect_status(response, "helper with the private key n-1", (200,))
+    point = (
+        ec.derive_private_key(last, ec.SECP256K1())
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
+    key = wire.ecdh_key(peer["privateKey"], base64.b64encode(point[1:]).decode())
+    if wire.open_envelope(str(response.json().get("data")), key) != b"range":
+        raise CheckFailed("helper with the private key n-1: the kit cannot open the result", response)
 
 
 # --- headers and bodies ---------------------------------------------------------------------------
@@ -382,6 +409,8 @@ def request_id_types(ctx: Context) -> None:
         "uuid not a UUID": rid(uuid="not-a-uuid"),
         "appid a number": rid(appid=7),
     }
+    for number in ("NaN", "Infinity", "-Infinity"):  # what JSON.parse refuses, Python's json takes
+        cases[f"ts {number}"] = f'{{"ts": {number}, "uuid": "{uuid.uuid4()}", "appid": "conformance"}}'
     for what, value in cases.items():
         _request_id_refused(ctx, f"request id {what}", 400, value)
     caller = Caller(ctx, _writer(ctx))

@@ -220,6 +220,12 @@ def stored_fields(ctx: Context) -> None:
     accepted(caller.put(name, {"type": "conformance", "timestamp": _format(moment)}), "put with timestamp")
     if stored_once(ctx, name, "given timestamp").get("event_ts") != round(moment * 1000):
         raise CheckFailed("event_ts does not follow the event's own timestamp")
+    name = event_name(ctx, "fields_1969")
+    accepted(caller.put(name, {"type": "conformance", "timestamp": "1969-12-31 23:59:59.500"}), "put before 1970")
+    event = stored_once(ctx, name, "a timestamp before 1970")
+    if (event.get("event_ts"), event.get("epoch_time")) != (-500, -0.5):
+        raise CheckFailed(f"timestamp 1969-12-31 23:59:59.500: event_ts {event.get('event_ts')}, epoch_time "
+                          f"{event.get('epoch_time')}; expected -500 and -0.5")  # fmt: skip
 
 
 def _parse(text: str) -> float:

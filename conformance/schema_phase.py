@@ -52,7 +52,8 @@ def _sign_kosmos(ctx: Context, case: schemathesis.Case, positive: bool) -> None:
     if not case.operation.definition.raw.get("security"):
         return
     client = ctx.cache.setdefault(
-        "schema-kosmos-client", KosmosClient(ctx.url("/events"), target.writer() or "", app_id="conformance-schema")
+        "schema-kosmos-client",
+        KosmosClient(ctx.url("/events"), target.writer() or "", app_id="conformance-schema", session=ctx.http),
     )
     case.headers = {**(case.headers or {}), **client.auth_headers()}
     if positive:

@@ -25,6 +25,7 @@ API = "tenduke"
 GET = ("getSourceFeed",)
 NEEDS = ("tenduke.client_key",)
 EVERY_FEED = wire.b64url(b'{"*":true}')
+MAX_CURSOR = 2**63 - 1  # cursors are int64 (the spec's format)
 
 
 def _three(ctx: Context, what: str) -> tuple[str, list[int]]:
@@ -35,6 +36,10 @@ def _three(ctx: Context, what: str) -> tuple[str, list[int]]:
     if len(received) != 3:
         raise CheckFailed(f"the feed holds {len(received)} events after a put of 3")
     return feed, received
+
+
+def _received(body: dict[str, Any]) -> list[int]:
+    return [int(e["eventReceived"]) for e in body["objects"][1:-1]]
 
 
 def _ns(body: dict[str, Any]) -> list[Any]:
@@ -118,6 +123,15 @@ def feed_instructions(ctx: Context) -> None:
     empty = page(ctx, feed, f"after={r2}")
     if empty["objects"][-1].get("url") != f"{path}?after={r2}" or empty["objects"][-1].get("count") != 0:
         raise CheckFailed(f"past the end, the newer link must stay ?after={r2} with count 0: {empty['objects'][-1]}")
+    back = page(ctx, feed, empty["objects"][0]["url"].split("?", 1)[1])
+    if [int(e["eventReceived"]) for e in back["objects"][1:-1]][-1:] != [r2]:
+        raise CheckFailed("the older link of the page past the end does not lead back to the last event")
+    edge = page(ctx, feed, f"after={MAX_CURSOR}")
+    cursors = [int(o["url"].rsplit("=", 1)[1]) for o in (edge["objects"][0], edge["objects"][-1])]
+    if not all(0 <= c <= MAX_CURSOR for c in cursors) or r2 not in _received(
+        page(ctx, feed, edge["objects"][0]["url"].split("?", 1)[1])
+    ):
+        raise CheckFailed(f"after={MAX_CURSOR}: instruction cursors {cursors} leave int64, or older does not lead back")
 
 
 @check(
