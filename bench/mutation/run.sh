@@ -1,26 +1,48 @@
 #!/usr/bin/env bash
 # Mutation testing of the mock's protocol modules, with the conformance kit as the only judge.
 #
-#   bash bench/mutation/run.sh            # new session, or resume the one in bench/mutation/.work
-#   bash bench/mutation/run.sh --fresh    # start over
+#   bash bench/mutation/run.sh [--fresh] [--workers N]
 #
-# cosmic-ray edits files in place, so it works on a copy of the tree (bench/mutation/.work/tree).
-# Each mutant runs bench/mutation/kit_on_mock.py (the kit's named checks against an in-process mock);
-# a failed check kills it. Results: bench/mutation/.work/session.sqlite, then
+# --fresh starts a new session (else the one in bench/mutation/.work is resumed); --workers N
+# (default 2) runs N mutants at a time, each worker in its own copy of the tree, since cosmic-ray
+# edits files in place. Each mutant runs bench/mutation/kit_on_mock.py (the kit's named checks
+# against an in-process mock of the mutated tree); a failed check kills it. Then
 # `python bench/mutation/triage.py` writes bench/mutation/report.md.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$root/bench/mutation/.work"
-python="$root/.venv/bin/python"
-if [[ "${1:-}" == "--fresh" ]]; then rm -rf "$work"; fi
+bin="$root/.venv/bin"
+workers=2
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --fresh) rm -rf "$work"; shift ;;
+        --workers) workers="$2"; shift 2 ;;
+        *) echo "usage: $0 [--fresh] [--workers N]" >&2; exit 2 ;;
+    esac
+done
+copy_tree() { mkdir -p "$1" && (cd "$root" && git ls-files -z | xargs -0 cp --parents -t "$1"); }
+
 if [[ ! -f "$work/session.sqlite" ]]; then
-    "$python" -m pip install --quiet 'cosmic-ray>=8.4'
-    mkdir -p "$work/tree"
-    (cd "$root" && git ls-files -z | xargs -0 cp --parents -t "$work/tree")
-    (cd "$work/tree" && "$root/.venv/bin/cosmic-ray" init bench/mutation/cosmic-ray.toml "$work/session.sqlite")
-    (cd "$work/tree" && "$python" bench/mutation/skip_annotations.py "$work/session.sqlite")
+    "$bin/python" -m pip install --quiet 'cosmic-ray>=8.4'
+    copy_tree "$work/tree1"
+    (cd "$work/tree1" && "$bin/cosmic-ray" init bench/mutation/cosmic-ray.toml "$work/session.sqlite")
+    (cd "$work/tree1" && PYTHONPATH=. "$bin/python" bench/mutation/skip_annotations.py "$work/session.sqlite")
 fi
-cd "$work/tree"
-export PATH="$root/.venv/bin:$PATH" PYTHONPATH="$work/tree"
-"$root/.venv/bin/cosmic-ray" exec bench/mutation/cosmic-ray.toml "$work/session.sqlite"
-"$root/.venv/bin/cr-report" "$work/session.sqlite" | tail -4
+
+urls=()
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+for i in $(seq 1 "$workers"); do
+    tree="$work/tree$i"
+    copy_tree "$tree"  # also undoes a mutant left on disk by an interrupted run
+    port=$((9875 + i))
+    (cd "$tree" && PATH="$bin:$PATH" PYTHONPATH="$tree" exec "$bin/cosmic-ray" http-worker --port "$port") \
+        > "$work/worker$i.log" 2>&1 &
+    pids+=($!)
+    urls+=("\"http://127.0.0.1:$port\"")
+done
+sleep 3
+sed -e 's/^name = "local"/name = "http"/' "$root/bench/mutation/cosmic-ray.toml" > "$work/parallel.toml"
+printf '\n[cosmic-ray.distributor.http]\nworker-urls = [%s]\n' "$(IFS=,; echo "${urls[*]}")" >> "$work/parallel.toml"
+(cd "$work/tree1" && "$bin/cosmic-ray" exec "$work/parallel.toml" "$work/session.sqlite")
+"$bin/python" "$root/bench/mutation/triage.py" "$work/session.sqlite"

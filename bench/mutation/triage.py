@@ -80,11 +80,11 @@ def main() -> int:
             outcomes["survived, explained"] += 1
             survivors.append(("explained", f"{module}:{start[0]}", operator.removeprefix("core/"), "", ANNOTATION))
             continue
-        if result["test_outcome"] == "killed" or result["worker_outcome"] in ("timeout", "exception"):
-            outcomes["killed"] += 1
-            continue
         if result["test_outcome"] == "incompetent":
-            outcomes["incompetent (does not run)"] += 1
+            outcomes["incompetent (cosmic-ray could not apply it)"] += 1
+            continue
+        if result["test_outcome"] == "killed" or result["worker_outcome"] in ("timeout", "abnormal"):
+            outcomes["killed"] += 1
             continue
         key = f"{module}:{start[0]}"
         reason = reasons.get(f"{key}:{operator}") or reasons.get(key)
