@@ -350,6 +350,11 @@ def error_statuses(ctx: Context) -> None:
     body = json.dumps({"data": caller.seal({"type": "conformance"})})
     response = ctx.http.put(ctx.url(path), content=body, headers={**caller.headers(), "Content-Type": "text/plain"})
     expect_refusal(response, "a text/plain body", 415)
+    for broken in (b'{"data": "unterminated', b"\xff\xfe not UTF-8"):
+        response = ctx.http.put(
+            ctx.url(path), content=broken, headers={**caller.headers(), "Content-Type": "application/json"}
+        )
+        expect_refusal(response, f"a JSON body {broken[:12]!r}", 400)
     nothing_stored(ctx, name, "413/415")
 
 

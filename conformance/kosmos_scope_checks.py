@@ -120,7 +120,7 @@ def authz_community(ctx: Context) -> None:
     _may_write(ctx, caller, "community own community")
     _may_not(ctx, caller, "community license on another community", community=_other_community(ctx))
     _may_not(ctx, caller, "community license on another tenant", tenant=_other_tenant(ctx))
-    _may_not(ctx, caller, "community license on another tenant, same community id", tenant=_other_tenant(ctx))
+    _may_not(ctx, caller, "community license on a community sorting before it", community=f"0-other-{ctx.run_id}")
     _key_admin_refused(ctx, caller, "community")
 
 
@@ -220,6 +220,11 @@ def stored_fields(ctx: Context) -> None:
     accepted(caller.put(name, {"type": "conformance", "timestamp": _format(moment)}), "put with timestamp")
     if stored_once(ctx, name, "given timestamp").get("event_ts") != round(moment * 1000):
         raise CheckFailed("event_ts does not follow the event's own timestamp")
+    name = event_name(ctx, "fields_offset")
+    iso = datetime.fromtimestamp(moment + 7200, UTC).strftime("%Y-%m-%dT%H:%M:%S.250+02:00")
+    accepted(caller.put(name, {"type": "conformance", "timestamp": iso}), "put with an ISO timestamp and offset")
+    if stored_once(ctx, name, "ISO timestamp").get("event_ts") != round(moment * 1000):
+        raise CheckFailed(f"timestamp {iso}: event_ts does not honour the UTC offset")
     name = event_name(ctx, "fields_1969")
     accepted(caller.put(name, {"type": "conformance", "timestamp": "1969-12-31 23:59:59.500"}), "put before 1970")
     event = stored_once(ctx, name, "a timestamp before 1970")

@@ -33,6 +33,10 @@ def _pems(key: Any) -> tuple[str, str]:
     return private, public
 
 
+def _rsa(bits: int) -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
 class _Admin:
     def __init__(self, base_url: str, http: httpx.Client) -> None:
         self.base_url, self.http = base_url.rstrip("/"), http
@@ -93,14 +97,10 @@ def provision(base_url: str, http: httpx.Client | None = None, *, expiring_in: f
             expiring=expiring_license(expiring_in) if expiring_in else None,
         )
         tenduke = TenDukeTarget(
-            private_key_pem=admin.client(rsa.generate_private_key(public_exponent=65537, key_size=2048), "conformance"),
-            second_private_key_pem=admin.client(
-                rsa.generate_private_key(public_exponent=65537, key_size=2048), "second"
-            ),
-            weak_private_key_pem=admin.client(
-                rsa.generate_private_key(public_exponent=65537, key_size=1024), "weak", True
-            ),
-            ec_private_key_pem=admin.client(ec.generate_private_key(ec.SECP256R1()), "ec", True),
+            private_key_pem=admin.client(_rsa(2048), "conformance"),
+            second_private_key_pem=admin.client(_rsa(3072), "second"),  # the minimum is not an exact size
+            weak_private_key_pem=admin.client(_rsa(2047), "weak", allow_unusable=True),  # one bit short
+            ec_private_key_pem=admin.client(ec.generate_private_key(ec.SECP256R1()), "ec", allow_unusable=True),
         )
     finally:
         if own:

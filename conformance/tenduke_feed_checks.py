@@ -115,6 +115,10 @@ def feed_instructions(ctx: Context) -> None:
     last = page(ctx, feed, f"after={r1}")
     if [last["objects"][0].get("count"), last["objects"][-1].get("count")] != [-1, 0]:
         raise CheckFailed(f"last page counts: older {last['objects'][0]}, newer {last['objects'][-1]}; expected -1, 0")
+    before_all = page(ctx, feed, f"before={r0}")
+    forward = before_all["objects"][-1]["url"].split("?", 1)[1]
+    if _received(page(ctx, feed, forward))[:1] != [r0]:
+        raise CheckFailed(f"the newer link of the empty page before the first event ({forward}) skips it")
     first = page(ctx, feed, f"before={r1}")
     if [first["objects"][0].get("count"), first["objects"][-1].get("count")] != [0, -1]:
         raise CheckFailed(
