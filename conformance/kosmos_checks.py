@@ -292,6 +292,7 @@ def malformed_headers_refused(ctx: Context) -> None:
         "off-curve publickey": ({"publickey": base64.b64encode(b"\x01" * 64).decode()}, 400),
         "publickey of 32 bytes": ({"publickey": base64.b64encode(os.urandom(32)).decode()}, 400),
         "huge publickey": ({"publickey": "A" * 6000}, 400),
+        "non-ASCII publickey": ({"publickey": b"\xe9" * 88}, 400),
         "header over 8 KiB": ({"licensekey": "A" * 9000}, 431),
     }
     for what, (override, status) in cases.items():

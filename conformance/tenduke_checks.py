@@ -458,6 +458,7 @@ def envelope_refused(ctx: Context) -> None:
     for what, payload in payloads.items():
         refused_put(ctx, feed, sign(ctx, payload), what, 400)
     refused_put(ctx, feed, "eyJhbGciOiJSUzI1NiJ9.not a JWS.at all", "not a compact JWS", 400)
+    refused_put(ctx, feed, f"{wire.b64url(b'not JSON')}.{wire.b64url(b'{}')}.AAAA", "a header that is not JSON", 400)
     accepted_put(ctx, sign(ctx, {**event, "eventObjectType": "user", "eventObjectId": "u1"}), "object type and id")
 
 
