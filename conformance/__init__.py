@@ -12,6 +12,8 @@ from conformance.core import (
     TenDukeTarget,
     check,
 )
+from conformance.credentials import dump_credentials, load_credentials
+from conformance.mock_target import provision
 from conformance.report import Report
 from conformance.runner import run
 
@@ -27,5 +29,8 @@ __all__ = [
     "Target",
     "TenDukeTarget",
     "check",
+    "dump_credentials",
+    "load_credentials",
+    "provision",
     "run",
 ]
