@@ -101,6 +101,12 @@ class Report:
             errors=str(counts["error"]),
             skipped=str(counts["skipped"]),
         )
+        properties = ET.SubElement(suite, "properties")
+        for op, c in self.by_operation().items():
+            value = f"run {c['run']}, passed {c['passed']}, failed {c['failed']}, skipped {c['skipped']}"
+            ET.SubElement(properties, "property", name=f"operation {op}", value=value)
+        for family, (state, _) in self.by_family().items():
+            ET.SubElement(properties, "property", name=f"family {family}", value=state)
         for r in self.results:
             case = ET.SubElement(
                 suite, "testcase", classname=f"conformance.{r.api}.{r.family}", name=r.name, time=f"{r.seconds:.3f}"

@@ -115,6 +115,9 @@ def test_clean_pass_on_the_unmodified_mock(tmp_path: Path) -> None:
     junit, markdown, page = report.write(tmp_path)
     suite = ET.parse(junit).getroot()
     assert (suite.get("tests"), suite.get("failures")) == (str(len(CHECKS)), "0")
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert properties["family kosmos: authorisation"] == "exercised"
+    assert properties["operation tenduke.putEvents"].endswith("failed 0, skipped 0")
     assert markdown.read_text().startswith("# Conformance report: PASSED")
     assert "Conformance report: PASSED" in page.read_text() and "<script" not in page.read_text()
     assert all(state == "exercised" for state, _ in report.by_family().values())
