@@ -12,7 +12,8 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -168,6 +169,62 @@ def test_key_under_2048_bits_refused_at_registration_and_at_put(client: FlaskCli
     token = f"{signing_input}.{b64url(signature)}"
     assert_error(post_jose(client, token), 401, "invalid_signature")
     assert tenduke_events(client) == []
+
+
+@pytest.mark.parametrize("bits", [1024, 2047])
+def test_an_unusable_key_may_be_registered_but_never_verifies(client: FlaskClient, bits: int) -> None:
+    weak = _rsa_pem_pair(bits)
+    response = client.post("/__admin/tenduke/clients", json={"publicKeyPem": weak.public_pem, "allowUnusable": True})
+    assert response.status_code == 201 and response.json["bits"] == bits
+    signing_input = b64url(b'{"alg":"RS256"}') + "." + b64url(json.dumps(event()).encode())
+    signature = jws.load_rsa_private_key(weak.private_pem).sign(
+        signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
+    assert_error(post_jose(client, f"{signing_input}.{b64url(signature)}"), 401, "invalid_signature")
+    assert tenduke_events(client) == []
+
+
+def test_an_ec_key_may_be_registered_but_es256_stays_refused(client: FlaskClient, tenduke: TenDukeSigner) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    public_pem = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    refused = client.post("/__admin/tenduke/clients", json={"publicKeyPem": public_pem})
+    assert_error(refused, 400, "invalid_key", "not an RSA key")
+    response = client.post("/__admin/tenduke/clients", json={"publicKeyPem": public_pem, "allowUnusable": True})
+    assert response.status_code == 201 and response.json["bits"] == 256
+    token = jwt.api_jws.encode(json.dumps(event()).encode(), key, "ES256")
+    assert_error(post_jose(client, token), 401, "invalid_signature", "ES256")
+    assert tenduke.put(event()).status_code == 200  # the usable key still works
+
+
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [
+        ({"alg": "RS256", "crit": ["x-unknown"], "x-unknown": 1}, 401),
+        ({"alg": "RS256", "crit": "not a list"}, 401),
+        ({"alg": "RS256", "b64": False}, 401),
+        ({"alg": "RS256", "kid": 5}, 400),
+    ],
+    ids=["crit unknown", "crit malformed", "b64 false", "kid not a string"],
+)
+def test_header_parameters_that_cannot_be_honoured(
+    client: FlaskClient, tenduke: TenDukeSigner, header: dict[str, Any], status: int
+) -> None:
+    """Found by the conformance kit: these were 500s, raised by pyjwt after the allow-list check."""
+    signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(event()).encode())
+    signature = jws.load_rsa_private_key(tenduke.pair.private_pem).sign(
+        signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
+    assert_error(post_jose(client, f"{signing_input}.{b64url(signature)}"), status)
+    assert tenduke_events(client) == []
+    assert post_jose(client, jws.sign_jws(event(), tenduke.pair.private_pem)).status_code == 200
+
+
+def _rsa_pem_pair(bits: int) -> jws.PemKeyPair:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    private = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    return jws.PemKeyPair(
+        private, key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    )
 
 
 def test_deleted_client_key_stops_working(client: FlaskClient, tenduke: TenDukeSigner) -> None:
