@@ -94,6 +94,25 @@ def public_key(ctx: Context) -> None:
 
 
 @check(
+    "kosmos.service_directory",
+    API,
+    "GET /events/sd is a flat map of service names to absolute URLs, events among them",
+    family="envelope",
+    operations=("getServiceDirectory",),
+)
+def service_directory(ctx: Context) -> None:
+    kosmos(ctx)
+    response = ctx.http.get(ctx.url("/events/sd"))
+    expect_status(response, "GET /events/sd", (200,))
+    body = response.json()
+    if not isinstance(body, dict) or "events" not in body:
+        raise CheckFailed(f"/events/sd is not a map of service names with 'events': {str(body)[:200]}", response)
+    wrong = {k: v for k, v in body.items() if not (isinstance(v, str) and v.startswith(("http://", "https://")))}
+    if wrong:
+        raise CheckFailed(f"/events/sd has values that are not absolute URLs: {wrong}", response)
+
+
+@check(
     "kosmos.raw_envelope_accepted",
     API,
     "a PUT made from raw primitives (own ECDH, AES-GCM, 16-byte IV) is accepted, stored once, its request id echoed",

@@ -359,6 +359,9 @@ BROKEN: dict[str, Broken] = {
             "/events/healthz", lambda body: {**body, "publicKey": kosmos_crypto.generate_keypair().public_key}
         ),
     ),
+    "service_directory_nested": Broken(
+        "1Kosmos: /events/sd nests its URLs", hook=_json_hook("/events/sd", lambda body: {"services": body})
+    ),
     "no_requestid_echo": Broken(
         "1Kosmos: the decrypted request id is not echoed", hook=lambda r: (r.headers.pop("requestid", None), r)[1]
     ),

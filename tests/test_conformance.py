@@ -22,6 +22,7 @@ from tests.conftest import rsa_pair
 # The checks that must fail on each broken variant (they may not be the only ones that fail).
 CATCHES: dict[str, tuple[str, ...]] = {
     "healthz_other_public_key": ("kosmos.public_key",),
+    "service_directory_nested": ("kosmos.service_directory",),
     "no_requestid_echo": ("kosmos.raw_envelope_accepted",),
     "refuse_hex_iv": ("kosmos.hex_iv_accepted",),
     "license_cached_per_caller": (
