@@ -25,7 +25,7 @@ def test_credentials_file_against_a_served_mock(tmp_path: Path) -> None:
     process, url, _ = start_server("--db", str(tmp_path / "mock.sqlite"))
     try:
         made = conform(
-            "--target", url, "--provision-mock", "--write-credentials", str(tmp_path / "a"), "--expiring-in", "25"
+            "--target", url, "--provision-mock", "--write-credentials", str(tmp_path / "a"), "--expiring-in", "40"
         )
         assert made.returncode == 0, made.stderr
         full = conform("--target", url, "--credentials", str(tmp_path / "a" / "credentials.yaml"),
