@@ -67,6 +67,8 @@ def authz_system(ctx: Context) -> None:
     caller = _role(ctx, "system")
     _may_write(ctx, caller, "system own tenant")
     _may_write(ctx, caller, "system other tenant", tenant=_other_tenant(ctx))
+    # path values that look like numbers or booleans are still names
+    _may_write(ctx, caller, "system numeric tenant", tenant=str(int(ctx.run_id, 16)), community="true")
     response = ctx.http.get(ctx.url("/events/servicekeys"), headers=caller.headers())
     expect_status(response, "system: GET servicekeys", (200,))
     keys = response.json()

@@ -310,10 +310,12 @@ def registered_ec_key_refused(ctx: Context) -> None:
     needs=("tenduke.second_client_key",),
 )
 def second_client_accepted(ctx: Context) -> None:
-    feed = feed_name(ctx, "second")
-    accepted_put(ctx, sign(ctx, events(feed)[0], key=private_key(tenduke(ctx).second_private_key_pem or "")), "second")
+    feed, key = feed_name(ctx, "second"), private_key(tenduke(ctx).second_private_key_pem or "")
+    accepted_put(ctx, sign(ctx, events(feed)[0], key=key), "second")
     if len(read_all(ctx, feed)) != 1:
         raise CheckFailed("the second client's event was not stored once")
+    response = get(ctx, feed_path(feed), token(ctx, {feed: True, "exp": int(time.time()) + 300}, key=key))
+    expect_status(response, "a bearer token by the second client", (200,))
 
 
 def _jwk(key: rsa.RSAPublicKey) -> dict[str, str]:
@@ -458,6 +460,8 @@ def envelope_refused(ctx: Context) -> None:
     for what, payload in payloads.items():
         refused_put(ctx, feed, sign(ctx, payload), what, 400)
     refused_put(ctx, feed, "eyJhbGciOiJSUzI1NiJ9.not a JWS.at all", "not a compact JWS", 400)
+    not_json = wire.rsa_compact_jws({"alg": "RS256"}, b"not JSON", private_key(tenduke(ctx).private_key_pem))
+    refused_put(ctx, feed, not_json, "a signed payload that is not JSON", 400)
     refused_put(ctx, feed, f"{wire.b64url(b'not JSON')}.{wire.b64url(b'{}')}.AAAA", "a header that is not JSON", 400)
     accepted_put(ctx, sign(ctx, {**event, "eventObjectType": "user", "eventObjectId": "u1"}), "object type and id")
 

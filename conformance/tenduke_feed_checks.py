@@ -89,6 +89,8 @@ def feed_newest(ctx: Context) -> None:
         raise CheckFailed("newest=true does not respect before")
     if _ns(page(ctx, feed, f"newest=true&after={r0}")) != [1, 2]:
         raise CheckFailed("newest=true does not respect after")
+    if _ns(page(ctx, feed, "newest=false&maxEventCount=2")) != [0, 1]:
+        raise CheckFailed("newest=false does not give the oldest page")
 
 
 @check(
@@ -158,6 +160,11 @@ def object_feed(ctx: Context) -> None:
     object_name = f"conformance-user/{object_id}"
     if _ns(body := page(ctx, object_name, "after=0")) != [0, 1]:
         raise CheckFailed(f"/get/{object_name} returned n={_ns(body)}, expected only [0, 1]")
+    digits = str(int(ctx.run_id, 16))  # path values that look like numbers or booleans stay strings
+    accepted_put(ctx, sign(ctx, events(feed_name(ctx, "objects_typed"), eventObjectType="true", eventObjectId=digits)),
+                 "an object of type 'true' and a numeric id")  # fmt: skip
+    if len(page(ctx, f"true/{digits}", "after=0")["objects"]) != 3:
+        raise CheckFailed(f"/get/true/{digits} does not hold its one event")
     if [e.get("n") for e in read_all(ctx, feed)] != [0, 1, 2, 3, 4]:
         raise CheckFailed("the source feed does not hold all five events")
 
@@ -212,7 +219,16 @@ def token_times(ctx: Context) -> None:
     }
     for what, claims in refused.items():
         expect_refusal(get(ctx, feed_path(feed), token(ctx, claims)), f"a token with {what}", 401)
-    fine = {feed: True, "exp": now + 300, "nbf": now - 10, "iat": now}
+    fine = {
+        feed: True,
+        "exp": now + 300,
+        "nbf": now - 10,
+        "iat": now,
+        "iss": "kit",
+        "sub": "qa",
+        "aud": "x",
+        "jti": feed,
+    }
     expect_status(get(ctx, feed_path(feed), token(ctx, fine)), "nbf in the past, exp ahead", (200,))
 
 
