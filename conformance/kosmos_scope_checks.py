@@ -307,7 +307,7 @@ def query_time_bounds(ctx: Context) -> None:
         if _ns(page := _page(caller, f"bounds {bounds}", **bounds, **where)) != expected:
             raise CheckFailed(f"{bounds}: n={_ns(page)}, expected {expected} (bounds are inclusive)")
     refused = [
-        ({"from": _format(time.time() - 91 * 86400)}, "from"),
+        ({"from": _format(time.time() - 90.5 * 86400)}, "from"),
         ({"from": _format(times[3]), "to": _format(times[1])}, "to"),
     ]
     for bounds, param in refused:

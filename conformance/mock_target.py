@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -17,8 +17,9 @@ __all__ = ["provision"]
 TENANT, COMMUNITY, OTHER_COMMUNITY, OTHER_TENANT = "conformance", "main", "second", "conformance-other"
 
 
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _iso(epoch: float, plus_two_hours: bool = False) -> str:
+    zone = timezone(timedelta(hours=2)) if plus_two_hours else UTC
+    return datetime.fromtimestamp(epoch, zone).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _pems(key: Any) -> tuple[str, str]:
@@ -85,7 +86,8 @@ def provision(base_url: str, http: httpx.Client | None = None, *, expiring_in: f
         def expiring_license(seconds: float) -> tuple[str, float]:
             expiry = round(time.time() + seconds, 3)  # milliseconds, as a credentials file holds it
             with httpx.Client(timeout=30) as fresh:
-                key = _Admin(base_url, fresh).license("community", expiry=_iso(expiry), **scoped)
+                # written with a +02:00 offset: the server must honour it, not read the clock time as UTC
+                key = _Admin(base_url, fresh).license("community", expiry=_iso(expiry, plus_two_hours=True), **scoped)
             return key, expiry
 
         kosmos = KosmosTarget(
