@@ -91,6 +91,12 @@ def public_key(ctx: Context) -> None:
     expect_status(health, "GET /events/healthz", (200,))
     if health.json().get("publicKey") != key:
         raise CheckFailed("healthz reports another publicKey than /events/publickeys", health)
+    if "syntheticheartbeatId" in health.json():
+        raise CheckFailed("healthz has a syntheticheartbeatId without the synthetic-heartbeat header", health)
+    beat = ctx.http.get(ctx.url("/events/healthz"), headers={"synthetic-heartbeat": "conformance"})
+    expect_status(beat, "GET /events/healthz with synthetic-heartbeat", (200,))
+    if not isinstance(beat.json().get("syntheticheartbeatId"), str):
+        raise CheckFailed("healthz with the synthetic-heartbeat header has no syntheticheartbeatId", beat)
 
 
 @check(

@@ -187,6 +187,7 @@ def feed_claim_exact(ctx: Context) -> None:
         "the feed set to 'true' (a string)": {feed: "true"},
         "the feed set to 1": {feed: 1},
         "'*' set to 'true' (a string)": {"*": "true"},
+        "'*' set to 1": {"*": 1},
         "the feed in other case": {feed.upper(): True},
         "another feed": {feed_name(ctx, "other"): True},
     }
