@@ -381,6 +381,12 @@ def error_statuses(ctx: Context) -> None:
             ctx.url(path), content=broken, headers={**caller.headers(), "Content-Type": "application/json"}
         )
         expect_refusal(response, f"a JSON body {broken[:12]!r}", 400)
+    empty = {**caller.headers(), "Content-Type": "application/json"}
+    expect_refusal(ctx.http.put(ctx.url(path), content=b"", headers=empty), "an empty body", 400)
+    query = f"/reports/tenant/{target.tenant}/community/{target.community}/events"
+    expect_refusal(
+        ctx.http.post(ctx.url(query), content=b"", headers={**empty, **caller.headers()}), "an empty query", 400
+    )
     nothing_stored(ctx, name, "413/415")
 
 

@@ -462,6 +462,9 @@ def envelope_refused(ctx: Context) -> None:
     refused_put(ctx, feed, "eyJhbGciOiJSUzI1NiJ9.not a JWS.at all", "not a compact JWS", 400)
     not_json = wire.rsa_compact_jws({"alg": "RS256"}, b"not JSON", private_key(tenduke(ctx).private_key_pem))
     refused_put(ctx, feed, not_json, "a signed payload that is not JSON", 400)
+    refused_put(ctx, feed, "eyJhbGciOiJSUzI1NiJ9.A.AAAA", "a payload segment that is not base64url", 400)
+    refused_put(ctx, feed, b"", "an empty body", 400)
+    refused_put(ctx, feed, b"\xff\xfe.\xff.\xff", "a body that is not UTF-8", 400)
     refused_put(ctx, feed, f"{wire.b64url(b'not JSON')}.{wire.b64url(b'{}')}.AAAA", "a header that is not JSON", 400)
     accepted_put(ctx, sign(ctx, {**event, "eventObjectType": "user", "eventObjectId": "u1"}), "object type and id")
 
