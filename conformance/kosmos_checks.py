@@ -344,6 +344,7 @@ def invalid_event_refused(ctx: Context) -> None:
         "not JSON": caller.seal("this is not JSON"),
         "a JSON array": caller.seal([{"type": "conformance"}]),
         "plain object without type": {"marker": ctx.run_id},
+        "a timestamp that is no date": caller.seal({"type": "conformance", "timestamp": "yesterday at noon"}),
     }
     for what, data in bodies.items():
         refused_then_accepted(

@@ -117,6 +117,8 @@ def feed_instructions(ctx: Context) -> None:
     last = page(ctx, feed, f"after={r1}")
     if [last["objects"][0].get("count"), last["objects"][-1].get("count")] != [-1, 0]:
         raise CheckFailed(f"last page counts: older {last['objects'][0]}, newer {last['objects'][-1]}; expected -1, 0")
+    zero = page(ctx, feed, "before=0")  # nothing lies before 0: the newer link must stay a valid cursor
+    page(ctx, feed, zero["objects"][-1]["url"].split("?", 1)[1])
     before_all = page(ctx, feed, f"before={r0}")
     forward = before_all["objects"][-1]["url"].split("?", 1)[1]
     if _received(page(ctx, feed, forward))[:1] != [r0]:
