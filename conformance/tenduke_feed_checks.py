@@ -253,6 +253,7 @@ def token_refusals(ctx: Context) -> None:
         "an unsigned token (alg none)": f"{NONE_HEADER}.{payload}.",
         "a token by an unknown key": token(ctx, claims, key=stranger(2048)),
         "a token with a changed payload": f"{header}.{EVERY_FEED}.{signature}",
+        "a token whose payload is not base64url": f"{header}.A.{signature}",
     }
     for what, bearer in cases.items():
         expect_refusal(get(ctx, path, bearer), what, 401)
