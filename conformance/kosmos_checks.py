@@ -261,17 +261,17 @@ def _helper_key_range(ctx: Context, peer: dict[str, str]) -> None:
         expect_refusal(
             ctx.http.post(url, json={**data, "privateKey": key}), f"helper with a private key of {what}", 400
         )
-    last = SECP256K1_ORDER - 1
-    response = ctx.http.post(url, json={**data, "privateKey": as_b64(last, 32)})
-    expect_status(response, "helper with the private key n-1", (200,))
-    point = (
-        ec.derive_private_key(last, ec.SECP256K1())
-        .public_key()
-        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    )
-    key = wire.ecdh_key(peer["privateKey"], base64.b64encode(point[1:]).decode())
-    if wire.open_envelope(str(response.json().get("data")), key) != b"range":
-        raise CheckFailed("helper with the private key n-1: the kit cannot open the result", response)
+    for what, scalar, size in (("n-1", SECP256K1_ORDER - 1, 32), ("7, in one byte", 7, 1)):
+        response = ctx.http.post(url, json={**data, "privateKey": as_b64(scalar, size)})
+        expect_status(response, f"helper with the private key {what}", (200,))
+        point = (
+            ec.derive_private_key(scalar, ec.SECP256K1())
+            .public_key()
+            .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        )
+        key = wire.ecdh_key(peer["privateKey"], base64.b64encode(point[1:]).decode())
+        if wire.open_envelope(str(response.json().get("data")), key) != b"range":
+            raise CheckFailed(f"helper with the private key {what}: the kit cannot open the result", response)
 
 
 # --- headers and bodies ---------------------------------------------------------------------------

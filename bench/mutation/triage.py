@@ -51,6 +51,21 @@ def in_annotation(module: str, start: list[int]) -> bool:
     return any(begin <= position < end for begin, end in _annotation_spans(module))
 
 
+@cache
+def _reasons() -> dict[str, str]:
+    triage_file = HERE / "triage.toml"
+    return tomllib.loads(triage_file.read_text(encoding="utf-8")) if triage_file.exists() else {}
+
+
+def explanation(module: str, start: list[int], operator: str) -> str | None:
+    """Why a surviving mutant does not count against the kit (or is a known miss), or None if untriaged."""
+    key = f"{module}:{start[0]}"
+    reason = _reasons().get(f"{key}:{operator}") or _reasons().get(key)
+    if reason is None and in_annotation(module, start):
+        reason = ANNOTATION
+    return reason
+
+
 def _changed_line(diff: str) -> str:
     added = (line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++"))
     return next(added, "")
@@ -65,8 +80,6 @@ def main() -> int:
     session = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / ".work" / "session.sqlite"
     dump = subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "dump", str(session)], check=True,
                           capture_output=True, text=True).stdout  # fmt: skip
-    triage_file = HERE / "triage.toml"
-    reasons = tomllib.loads(triage_file.read_text(encoding="utf-8")) if triage_file.exists() else {}
     outcomes: Counter[str] = Counter()
     survivors = []
     for line in dump.splitlines():
@@ -87,9 +100,7 @@ def main() -> int:
             outcomes["killed"] += 1
             continue
         key = f"{module}:{start[0]}"
-        reason = reasons.get(f"{key}:{operator}") or reasons.get(key)
-        if reason is None and in_annotation(module, start):
-            reason = ANNOTATION
+        reason = explanation(module, start, operator)
         category = "untriaged" if reason is None else "explained" if reason.startswith(NOT_BEHAVIOUR) else "missed"
         outcomes[f"survived, {category}"] += 1
         survivors.append((category, key, operator.removeprefix("core/"), _changed_line(result.get("diff", "")), reason))
