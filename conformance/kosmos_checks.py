@@ -261,7 +261,7 @@ def _helper_key_range(ctx: Context, peer: dict[str, str]) -> None:
         expect_refusal(
             ctx.http.post(url, json={**data, "privateKey": key}), f"helper with a private key of {what}", 400
         )
-    for what, scalar, size in (("n-1", SECP256K1_ORDER - 1, 32), ("7, in one byte", 7, 1)):
+    for what, scalar, size in (("n-1", SECP256K1_ORDER - 1, 32), ("1", 1, 32), ("7, in one byte", 7, 1)):
         response = ctx.http.post(url, json={**data, "privateKey": as_b64(scalar, size)})
         expect_status(response, f"helper with the private key {what}", (200,))
         point = (

@@ -225,8 +225,9 @@ def stored_fields(ctx: Context) -> None:
     name = event_name(ctx, "fields_offset")
     iso = datetime.fromtimestamp(moment + 7200, UTC).strftime("%Y-%m-%dT%H:%M:%S.250+02:00")
     accepted(caller.put(name, {"type": "conformance", "timestamp": iso}), "put with an ISO timestamp and offset")
-    if stored_once(ctx, name, "ISO timestamp").get("event_ts") != round(moment * 1000):
-        raise CheckFailed(f"timestamp {iso}: event_ts does not honour the UTC offset")
+    event = stored_once(ctx, name, "ISO timestamp")
+    if event.get("event_ts") != round(moment * 1000) or event.get("epoch_time") != moment:
+        raise CheckFailed(f"timestamp {iso}: event_ts {event.get('event_ts')}, epoch_time {event.get('epoch_time')}")
     name = event_name(ctx, "fields_1969")
     accepted(caller.put(name, {"type": "conformance", "timestamp": "1969-12-31 23:59:59.500"}), "put before 1970")
     event = stored_once(ctx, name, "a timestamp before 1970")
