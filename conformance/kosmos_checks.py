@@ -257,7 +257,7 @@ def _helper_key_range(ctx: Context, peer: dict[str, str]) -> None:
     url, data = ctx.url("/events/ecdsa_helper/encrypt"), {"dataStr": "range", "publicKey": peer["publicKey"]}
     as_b64 = lambda n, size: base64.b64encode(n.to_bytes(size, "big")).decode()  # noqa: E731
     for what, key in {"zero": as_b64(0, 32), "the group order n": as_b64(SECP256K1_ORDER, 32),
-                      "34 bytes": as_b64(1, 34)}.items():  # fmt: skip
+                      "2^256-1": as_b64(2**256 - 1, 32), "34 bytes": as_b64(1, 34)}.items():  # fmt: skip
         expect_refusal(
             ctx.http.post(url, json={**data, "privateKey": key}), f"helper with a private key of {what}", 400
         )
