@@ -354,6 +354,9 @@ def invalid_event_refused(ctx: Context) -> None:
             lambda name, data=data: caller.put(name, None, data=data),
             lambda name: caller.put(name, None, data=caller.seal({"type": "conformance"})),
         )
+    for epoch in (1e13, 1e300):  # far beyond year 9999: taken or refused, but never a server error
+        response = caller.put(event_name(ctx, "far_future"), None, data=caller.seal({"type": "x", "epoch_time": epoch}))
+        expect_status(response, f"an event with epoch_time {epoch:g}", (200, 400))
     accepted(caller.put(event_name(ctx, "plain_ok"), None, data={"type": "conformance"}), "plain object data")
     stored_once(ctx, event_name(ctx, "plain_ok"), "plain object data")
 
