@@ -65,7 +65,8 @@ REMEMBER, BY_KEY, QUERY = KosmosStore.remember_request_id, KosmosStore.license_b
 BUILD, RESET, LOAD_PRIVATE = kosmos_events.build_event, KosmosStore.reset_service_key, kosmos_crypto.load_private_key
 VERIFY, CHECK_TIMES, CHECK_ALG = jws.verify_jws, jws._check_times, jws._check_algorithm
 READ_PAGE, AUTHORIZE, EVENTS_OF = tenduke_routes.read_page, tenduke_routes._authorize, tenduke_routes._events_of
-PAGE, KEY_RING, PUT_EVENTS, INSTRUCTIONS = TenDukeStore.page, TenDukeStore.key_ring, TenDukeStore.put_events, None
+PAGE, KEY_RING, PUT_EVENTS = TenDukeStore.page, TenDukeStore.key_ring, TenDukeStore.put_events
+INSTRUCTIONS = tenduke_feed.FeedPage.instructions
 
 
 def _unsigned(token: str) -> tuple[dict[str, Any], bytes]:
@@ -324,11 +325,8 @@ def _skip_empty_batch(self: OpenApiSpec, pointer: str, value: Any, *args: Any, *
 
 
 def _counts_unknown(self: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    older, newer = INSTRUCTIONS_ORIGINAL(self)
+    older, newer = INSTRUCTIONS(self)
     return {**older, "count": -1}, {**newer, "count": -1}
-
-
-INSTRUCTIONS_ORIGINAL = tenduke_feed.FeedPage.instructions
 
 
 def _claim_prefix(feed: FeedKey) -> None:
