@@ -26,6 +26,10 @@ class Settings:
     REPLAY_PROTECTION: bool = True
     """Refuse a request id ``uuid`` seen before within its window."""
 
+    QUERY_HISTORY_DAYS: int = 90
+    """How far back (days) a 1Kosmos query's ``from`` may reach, as in the vendor's reports service;
+    widen it for tests with old fixtures."""
+
     ADMIN_ENABLED: bool = True
     """Serve ``/__admin``."""
 

@@ -15,6 +15,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from eventclient import kosmos_crypto
+from mockserver import create_app
 from mockserver.kosmos.events import format_time
 from tests.conftest import Clock, KosmosSigner, stored_events
 from tests.independent_kosmos import IndependentCaller
@@ -90,6 +91,39 @@ def test_put_signed_by_independent_implementation_is_stored(client: FlaskClient,
     assert event["request_id"] == echoed["uuid"]
     assert event["appid"] == "independent"
     assert isinstance(event["event_ts"], int)
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        lambda rid: json.dumps(rid, indent=2),  # pretty-printed: newlines
+        lambda rid: json.dumps(rid).replace(", ", ",\r\n"),  # CR LF between members
+        lambda rid: json.dumps({**rid, "appid": "日本"}, ensure_ascii=False),  # raw UTF-8, as Node sends it
+        lambda rid: json.dumps({**rid, "appid": "\ud800 and \u0007"}),  # a lone surrogate and a control
+    ],
+    ids=["newlines", "CR LF", "raw UTF-8", "lone surrogate"],
+)
+def test_any_request_id_spelling_is_echoed_as_a_valid_header(
+    client: FlaskClient, signer: KosmosSigner, make_license: Any, spelling: Any
+) -> None:
+    """Found by the hostile-input review (issue 11): the event was stored, then the echo made a 500."""
+    license_key = make_license("system")
+    text = spelling(signer.request_id())
+    headers = {**signer.headers(license_key), "requestid": kosmos_crypto.encrypt(text, signer.key)}
+    response = client.put(EVENT_URL, headers=headers, json={"data": signer.seal({"type": "login"})})
+    assert response.status_code == 200, response.json
+    echoed = response.headers["requestid"]
+    assert echoed.isascii() and "\n" not in echoed and "\r" not in echoed
+    assert json.loads(echoed) == json.loads(text)
+    assert len(stored_events(client)) == 1
+    key_id = client.get("/events/servicekeys", headers=signer.headers(license_key)).json[0]["keyId"]
+    headers = {
+        **signer.headers(license_key),
+        "requestid": kosmos_crypto.encrypt(spelling(signer.request_id()), signer.key),
+    }
+    reset = client.delete(f"/events/servicekey/{key_id}", headers=headers)
+    assert reset.status_code == 200 and reset.json["keyId"] == key_id
+    assert json.loads(reset.headers["requestid"])["uuid"]
 
 
 def test_plain_data_object_is_accepted(client: FlaskClient, signer: KosmosSigner, make_license: Any) -> None:
@@ -519,6 +553,27 @@ def test_query_refuses_bounds_as_the_reports_service(
     assert response.json["errors"][0]["param"] == param
     inside = {k: format_time(time.time() - 89 * 86400) for k in ("from",)}
     assert signer.query(make_license("system"), **inside).status_code == 200
+
+
+def test_query_reports_both_bound_refusals_in_the_vendors_words(
+    client: FlaskClient, signer: KosmosSigner, make_license: Any
+) -> None:
+    body = {"from": format_time(time.time() - 100 * 86400), "to": format_time(time.time() - 101 * 86400)}
+    response = signer.query(make_license("system"), **body)
+    assert response.status_code == 400
+    assert response.json == {"errors": [
+        {"message": "Field should be from current time to minus 90 days", "param": "from"},
+        {"message": "Date 'to' must be after or equal to 'from'", "param": "to"},
+    ]}  # fmt: skip
+
+
+def test_query_history_window_is_a_setting(clock: Clock) -> None:
+    app = create_app({"DATABASE": ":memory:", "CLOCK": clock, "QUERY_HISTORY_DAYS": 4000})
+    client = app.test_client()
+    signer = KosmosSigner(client, clock)
+    license_key = client.post("/__admin/licenses", json={"authLevel": "system"}).json["licenseKey"]
+    old = {"from": format_time(clock.now - 3000 * 86400)}
+    assert signer.query(license_key, **old).status_code == 200
 
 
 @pytest.mark.parametrize(

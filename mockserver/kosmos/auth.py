@@ -21,7 +21,7 @@ from mockserver.kosmos.errors import (
 )
 from mockserver.kosmos.store import KosmosStore, License
 
-__all__ = ["Caller", "cached_shared_key", "parse_request_id", "valid_license", "verify_caller"]
+__all__ = ["Caller", "cached_shared_key", "echo_text", "parse_request_id", "valid_license", "verify_caller"]
 
 SHARED_KEY_CACHE_SIZE = 4096
 """Caller public keys whose ECDH key is kept (about 300 bytes each); the least recently used go first."""
@@ -35,6 +35,7 @@ class Caller:
     license: License
     request_id: dict[str, Any]
     request_id_text: str
+    """The request id as echoed: :func:`echo_text`."""
 
 
 @functools.lru_cache(maxsize=SHARED_KEY_CACHE_SIZE)
@@ -82,6 +83,15 @@ def parse_request_id(text: str, now: float, window: float) -> dict[str, Any]:
     return value
 
 
+def echo_text(request_id: dict[str, Any]) -> str:
+    """The request id as it is echoed in the ``requestid`` response header: compact ASCII JSON.
+
+    Whatever the caller sent (pretty-printed JSON, CR or LF, raw UTF-8, lone surrogates), this is
+    always a valid header value, so the answer can be sent once the request is committed.
+    """
+    return json.dumps(request_id, ensure_ascii=True, separators=(",", ":"))
+
+
 def valid_license(store: KosmosStore, license_key: str, now: float) -> License:
     """The license with this key, if it exists and is neither disabled nor expired at ``now``."""
     record = store.license_by_key(license_key)
@@ -112,9 +122,8 @@ def verify_caller(
     except CryptoError as exc:
         raise InvalidPublicKey(f"publickey: {exc}") from exc
     license_key = _decrypt_header(headers.get("licensekey", "").strip(), key, "licensekey")
-    request_id_text = _decrypt_header(headers.get("requestid", "").strip(), key, "requestid")
-    request_id = parse_request_id(request_id_text, now, window)
+    request_id = parse_request_id(_decrypt_header(headers.get("requestid", "").strip(), key, "requestid"), now, window)
     record = valid_license(store, license_key, now)
     if replay_protection and not store.remember_request_id(request_id["uuid"], float(request_id["ts"]) + window):
         raise ReplayedRequestId(f"requestid: uuid {request_id['uuid']} was already used")
-    return Caller(key, record, request_id, request_id_text)
+    return Caller(key, record, request_id, echo_text(request_id))

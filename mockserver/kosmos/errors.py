@@ -75,16 +75,15 @@ class LicenseForbidden(KosmosError):
 
 
 class QueryParamRefused(KosmosError):
-    """The reports service refuses a query bound: ``{"errors": [{"message", "param"}]}``, as the vendor's does."""
+    """The reports service refuses query bounds: ``{"errors": [{"message", "param"}, ...]}``, as the vendor's does."""
 
-    def __init__(self, param: str, message: str) -> None:
-        super().__init__(f"{param}: {message}")
-        self.param = param
-        self.detail = message
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{param}: {message}" for param, message in errors))
+        self.errors = errors
 
     def body(self) -> dict[str, object]:
         """The reports service's error body."""
-        return {"errors": [{"message": self.detail, "param": self.param}]}
+        return {"errors": [{"message": message, "param": param} for param, message in self.errors]}
 
 
 class ServiceKeyNotFound(KosmosError):

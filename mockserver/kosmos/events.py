@@ -50,13 +50,18 @@ QUERY_HISTORY_DAYS = 90
 """How far back the reports service lets ``from`` reach."""
 
 
-def check_query_bounds(bounds: dict[str, int], now_ms: int) -> None:
-    """Refuse a ``from`` older than 90 days, or a ``to`` before ``from`` (both in epoch ms), as the vendor does."""
-    oldest = now_ms - QUERY_HISTORY_DAYS * 86_400_000
-    if "from" in bounds and bounds["from"] < oldest:
-        raise QueryParamRefused("from", f"'from' must be within the last {QUERY_HISTORY_DAYS} days")
+def check_query_bounds(bounds: dict[str, int], now_ms: int, history_days: int = QUERY_HISTORY_DAYS) -> None:
+    """Refuse a ``from`` older than ``history_days``, or a ``to`` before ``from`` (epoch ms), as the vendor does.
+
+    Both refusals are reported at once, in the vendor's words.
+    """
+    errors = []
+    if "from" in bounds and bounds["from"] < now_ms - history_days * 86_400_000:
+        errors.append(("from", f"Field should be from current time to minus {history_days} days"))
     if "from" in bounds and "to" in bounds and bounds["to"] < bounds["from"]:
-        raise QueryParamRefused("to", "'to' must not be before 'from'")
+        errors.append(("to", "Date 'to' must be after or equal to 'from'"))
+    if errors:
+        raise QueryParamRefused(errors)
 
 
 def format_time(epoch: float) -> str:

@@ -81,10 +81,13 @@ def get_service_keys() -> Response:
 
 def reset_service_key(keyId: str) -> Response:  # noqa: N803 - the spec's parameter name
     caller = _authenticate()
+    answer = _answer(caller)  # built before the key changes: no rotation unless the answer can be sent
     key = current_backend().kosmos.reset_service_key(keyId)
     if key is None:
         raise ServiceKeyNotFound(f"no service key with keyId {keyId}")
-    return _answer(caller, key.public_view())
+    answer.set_data(jsonify(key.public_view()).get_data())
+    answer.mimetype = "application/json"
+    return answer
 
 
 def ecdsa_helper(method: str) -> Response:
@@ -138,15 +141,16 @@ def create_event(tenantId: str, communityId: str, eventName: str) -> Response:  
         request_id=caller.request_id,
         now=backend.clock(),
     )
+    answer = _answer(caller)  # built before the commit: nothing is stored unless the answer can be sent
     backend.kosmos.add_event(event)
-    return _answer(caller)
+    return answer
 
 
 def query_events(tenantId: str, communityId: str) -> Response:  # noqa: N803
     caller = _authenticate(tenantId, communityId)
     query = validated().body
     bounds = {k: int(parse_event_time(query[k]) * 1000) for k in ("from", "to") if k in query}
-    check_query_bounds(bounds, now_ms=int(current_backend().clock() * 1000))
+    check_query_bounds(bounds, int(current_backend().clock() * 1000), int(current_app.config["QUERY_HISTORY_DAYS"]))
     page_size, page_index = query.get("pSize", 25), query.get("pIndex", 0)
     page = current_backend().kosmos.query_events(
         tenantId,
