@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -14,6 +15,11 @@ from eventclient._http import HttpSession
 from eventclient.exceptions import CryptoError, KosmosApiError, UnexpectedResponse
 
 __all__ = ["KosmosClient"]
+
+
+def _segment(value: str) -> str:
+    """One path segment, percent-encoded: a `/`, `?` or `#` in an id cannot reach another tenant."""
+    return quote(str(value), safe="")
 
 
 class KosmosClient:
@@ -152,7 +158,8 @@ class KosmosClient:
         self, tenant_id: str, community_id: str, event_name: str, data: dict[str, Any], *, encrypt: bool = True
     ) -> None:
         """``PUT /tenant/{t}/community/{c}/event/{name}`` with ``data`` encrypted (or plain)."""
-        url = f"{self.base_url}/tenant/{tenant_id}/community/{community_id}/event/{event_name}"
+        where = f"tenant/{_segment(tenant_id)}/community/{_segment(community_id)}"
+        url = f"{self.base_url}/{where}/event/{_segment(event_name)}"
         self._call("PUT", url, auth=True, json={"data": self.encrypt(data) if encrypt else data})
 
     def query_events(
@@ -177,7 +184,7 @@ class KosmosClient:
             body["to"] = end
         if event_name:
             body["query"] = {"event_name": event_name}
-        url = f"{self.reports_url}/tenant/{tenant_id}/community/{community_id}/events"
+        url = f"{self.reports_url}/tenant/{_segment(tenant_id)}/community/{_segment(community_id)}/events"
         return self._call("POST", url, auth=True, json=body)  # type: ignore[no-any-return]
 
     def close(self) -> None:

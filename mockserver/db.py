@@ -6,6 +6,8 @@ database can replace SQLite behind this class later.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -22,12 +24,23 @@ def equality_filters(pairs: Sequence[tuple[str, Any]]) -> tuple[str, list[Any]]:
     return clause, [value for _, value in used]
 
 
+def _create_private(path: str) -> None:
+    """Create the database file readable by its owner only: it holds the service private key and licenses.
+
+    SQLite gives its -wal and -shm files the same permissions. An existing file is left as it is.
+    """
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 class Database:
     """A SQLite connection guarded by a lock; ``:memory:`` works for tests and notebooks."""
 
     def __init__(self, path: str = ":memory:", synchronous: str = "NORMAL") -> None:
         self.path = path
         self._lock = threading.RLock()
+        if path != ":memory:" and not path.startswith("file:"):
+            _create_private(path)
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
         if path != ":memory:":

@@ -282,3 +282,12 @@ def test_threaded_gunicorn_workers_serve_and_keep_connections(tmp_path: Path) ->
             answers = [http.get(f"{base}/events/healthz") for _ in range(5)]
         assert {a.status_code for a in answers} == {200}
         assert {a.headers.get("connection", "keep-alive").lower() for a in answers} == {"keep-alive"}
+
+
+def test_database_file_is_private(tmp_path: Path) -> None:
+    """Issue 11, finding 14: the file holds the service private key and the license keys."""
+    from mockserver.db import Database
+
+    path = tmp_path / "mock.sqlite"
+    Database(str(path)).close()
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -208,3 +208,14 @@ def test_table_renders_html_and_text() -> None:
     text = repr(table).splitlines()
     assert text[0].split() == ["a", "b", "c"]
     assert text[2].endswith("…")
+
+
+def test_kosmos_path_values_cannot_reach_another_tenant(srv: MockServer) -> None:
+    """Issue 11, finding 13: every path value is percent-encoded, so a `/` or `?` in an id stays in it."""
+    client = KosmosClient(srv.kosmos_url, srv.create_license()["licenseKey"])
+    with pytest.raises(KosmosApiError):
+        client.put_event("victim/community/vc/event/E?x=", "c", "E_LOGIN", {"type": "login"})
+    assert srv.events() == []
+    client.put_event("t 1", "c#1", "E LOGIN", {"type": "login"})
+    assert [(e["tenant_id"], e["community_id"], e["eventName"]) for e in srv.events()] == [("t 1", "c#1", "E LOGIN")]
+    assert client.query_events("t 1", "c#1")["page"]["total"] == 1
