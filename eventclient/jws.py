@@ -81,12 +81,16 @@ def generate_rsa_keypair(bits: int = 2048) -> PemKeyPair:
     return PemKeyPair(private_pem, public_pem)
 
 
-def load_rsa_public_key(pem: str | bytes, min_bits: int = MIN_RSA_BITS) -> rsa.RSAPublicKey:
-    """Parse a PEM public key; refuse anything but RSA of at least ``min_bits`` bits."""
+def _load_pem_public_key(pem: str | bytes) -> Any:
     try:
-        key = serialization.load_pem_public_key(pem.encode() if isinstance(pem, str) else pem)
+        return serialization.load_pem_public_key(pem.encode() if isinstance(pem, str) else pem)
     except (ValueError, TypeError) as exc:
         raise InvalidKeyEncoding("not a PEM public key") from exc
+
+
+def load_rsa_public_key(pem: str | bytes, min_bits: int = MIN_RSA_BITS) -> rsa.RSAPublicKey:
+    """Parse a PEM public key; refuse anything but RSA of at least ``min_bits`` bits."""
+    key = _load_pem_public_key(pem)
     if not isinstance(key, rsa.RSAPublicKey):
         raise KeyTooWeak(f"not an RSA key ({type(key).__name__.removeprefix('_')})")
     if key.key_size < min_bits:
@@ -96,10 +100,7 @@ def load_rsa_public_key(pem: str | bytes, min_bits: int = MIN_RSA_BITS) -> rsa.R
 
 def load_public_key_any(pem: str | bytes) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
     """Parse a PEM RSA (any size) or EC public key, for records of keys that must not be used."""
-    try:
-        key = serialization.load_pem_public_key(pem.encode() if isinstance(pem, str) else pem)
-    except (ValueError, TypeError) as exc:
-        raise InvalidKeyEncoding("not a PEM public key") from exc
+    key = _load_pem_public_key(pem)
     if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
         raise KeyTooWeak(f"not an RSA or EC key ({type(key).__name__.removeprefix('_')})")
     return key
@@ -116,8 +117,9 @@ def load_rsa_private_key(pem: str | bytes) -> rsa.RSAPrivateKey:
     return key
 
 
-def _b64url_uint(value: int) -> str:
-    raw = value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
+def _b64url_uint(value: int, size: int | None = None) -> str:
+    """base64url of an unsigned integer, in ``size`` bytes or the fewest that hold it."""
+    raw = value.to_bytes(size or (value.bit_length() + 7) // 8 or 1, "big")
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
@@ -131,8 +133,8 @@ def thumbprint(key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey | Mapping[str, 
         members = {
             "crv": f"P-{key.curve.key_size}",
             "kty": "EC",
-            "x": base64.urlsafe_b64encode(point.x.to_bytes(size, "big")).rstrip(b"=").decode(),
-            "y": base64.urlsafe_b64encode(point.y.to_bytes(size, "big")).rstrip(b"=").decode(),
+            "x": _b64url_uint(point.x, size),
+            "y": _b64url_uint(point.y, size),
         }
     else:
         members = {"e": key["e"], "kty": key["kty"], "n": key["n"]}
