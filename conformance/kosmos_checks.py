@@ -128,19 +128,25 @@ def service_directory(ctx: Context) -> None:
 )
 def raw_envelope_accepted(ctx: Context) -> None:
     caller = Caller(ctx, _writer(ctx))
-    name, request_id = event_name(ctx, "raw"), caller.request_id()
-    response = caller.put(name, {"type": "conformance", "marker": ctx.run_id}, headers=caller.headers(request_id))
-    accepted(response, "raw envelope")
-    echoed = response.headers.get("requestid")
-    try:
-        if json.loads(echoed or "") != request_id:
-            raise ValueError(echoed)
-    except ValueError as exc:
-        raise CheckFailed(
-            f"the requestid response header is not the decrypted request id: {echoed!r}", response
-        ) from exc
-    if stored_once(ctx, name, "raw envelope").get("marker") != ctx.run_id:
-        raise CheckFailed("the stored event lost its fields")
+    # compact, then pretty-printed with raw UTF-8 (as Node's JSON.stringify(x, null, 2) sends it)
+    for what, spell in (
+        ("", json.dumps),
+        ("_pretty", lambda r: json.dumps({**r, "appid": "日本"}, indent=2, ensure_ascii=False)),
+    ):
+        name, request_id = event_name(ctx, f"raw{what}"), caller.request_id()
+        text = spell(request_id)
+        response = caller.put(name, {"type": "conformance", "marker": ctx.run_id}, headers=caller.headers(text))
+        accepted(response, f"raw envelope, request id {text[:40]!r}")
+        echoed = response.headers.get("requestid")
+        try:
+            if json.loads(echoed or "") != json.loads(text):
+                raise ValueError(echoed)
+        except ValueError as exc:
+            raise CheckFailed(
+                f"the requestid response header is not the decrypted request id: {echoed!r}", response
+            ) from exc
+        if stored_once(ctx, name, "raw envelope").get("marker") != ctx.run_id:
+            raise CheckFailed("the stored event lost its fields")
 
 
 @check(

@@ -360,6 +360,10 @@ BROKEN: dict[str, Broken] = {
     "service_directory_nested": Broken(
         "1Kosmos: /events/sd nests its URLs", hook=_json_hook("/events/sd", lambda body: {"services": body})
     ),
+    "echo_request_id_as_sent": Broken(
+        "1Kosmos: the request id is echoed as pretty, raw UTF-8 JSON, which is no valid header",
+        _patch(kosmos_auth, "echo_text", lambda rid: json.dumps(rid, indent=2, ensure_ascii=False)),
+    ),
     "no_requestid_echo": Broken(
         "1Kosmos: the decrypted request id is not echoed", hook=lambda r: (r.headers.pop("requestid", None), r)[1]
     ),

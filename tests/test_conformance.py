@@ -24,6 +24,7 @@ CATCHES: dict[str, tuple[str, ...]] = {
     "healthz_other_public_key": ("kosmos.public_key",),
     "service_directory_nested": ("kosmos.service_directory",),
     "no_requestid_echo": ("kosmos.raw_envelope_accepted",),
+    "echo_request_id_as_sent": ("kosmos.raw_envelope_accepted",),
     "refuse_hex_iv": ("kosmos.hex_iv_accepted",),
     "license_cached_per_caller": (
         "kosmos.tampered_ciphertext_refused",
