@@ -17,6 +17,7 @@ from http import HTTPStatus
 from typing import Any
 
 import httpx
+import requests
 
 from eventclient.exceptions import ClientError, CryptoError
 
@@ -272,7 +273,7 @@ def run_check(registered: RegisteredCheck, ctx: Context) -> CheckResult:
         result.status, result.detail, result.reproduction = "failed", failure.message, failure.reproduction
     except SkipCheck as skip:
         result.status, result.detail = "skipped", str(skip)
-    except httpx.TransportError as exc:
+    except (httpx.TransportError, requests.ConnectionError, requests.Timeout) as exc:  # requests: schemathesis
         result.status, result.detail = "error", f"the target did not answer: {exc}"
     except (ClientError, CryptoError, json.JSONDecodeError, KeyError) as exc:
         # the target's answers could not be used (e.g. 200 without the expected body)

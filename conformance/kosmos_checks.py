@@ -367,6 +367,41 @@ def invalid_event_refused(ctx: Context) -> None:
     stored_once(ctx, event_name(ctx, "plain_ok"), "plain object data")
 
 
+LENIENT_NUMBERS = ("NaN", "Infinity", "-Infinity", "1e400")
+"""Numbers Python's json reads and a strict reader (JSON.parse, RFC 8259) does not read the same way."""
+DEEP_HEADER_JSON = "[" * 2500 + "]" * 2500
+"""Deep enough to overflow a recursive parser, small enough to fit a header."""
+
+
+@check(
+    "kosmos.lenient_json_refused",
+    API,
+    "NaN, Infinity, 1e400, a lone surrogate or deep nesting in the event or the request id: 400, nothing stored",
+    family="bodies",
+    operations=WRITE,
+    needs=WRITER,
+)
+def lenient_json_refused(ctx: Context) -> None:
+    caller = Caller(ctx, _writer(ctx))
+    events = {f"an event with {n}": f'{{"type": "conformance", "x": {n}}}' for n in LENIENT_NUMBERS}
+    events["an event with a lone surrogate"] = '{"type": "conformance", "x": "\\ud800"}'
+    events["an event nested 10000 deep"] = '{"type": "conformance", "x": ' + "[" * 10_000 + "]" * 10_000 + "}"
+    for what, text in events.items():
+        refused_then_accepted(
+            ctx,
+            what,
+            400,
+            lambda name, text=text: caller.put(name, None, data=caller.seal(text)),
+            lambda name: caller.put(name, None, data=caller.seal({"type": "conformance", "x": 1e300})),
+        )
+    extras = {f"{n} in the request id": n for n in LENIENT_NUMBERS}
+    extras["a lone surrogate in the request id"] = '"\\ud800"'
+    extras["the request id nested 2500 deep"] = DEEP_HEADER_JSON
+    for what, extra in extras.items():
+        text = f'{{"ts": {int(time.time())}, "uuid": "{uuid.uuid4()}", "appid": "conformance", "x": {extra}}}'
+        _request_id_refused(ctx, what, 400, text)
+
+
 @check(
     "kosmos.error_statuses",
     API,
@@ -505,21 +540,37 @@ def request_id_window_future(ctx: Context) -> None:
     _window_probe(ctx, +1)
 
 
-def _replay(ctx: Context, what: str, second: Caller, first: Caller | None = None) -> None:
+def _replay(
+    ctx: Context, what: str, second: Caller, first: Caller | None = None, respell: Any = None, statuses: Any = (401,)
+) -> None:
+    """A request id used once is refused the second time (``respell`` may spell its uuid otherwise)."""
     first = first or Caller(ctx, _writer(ctx))
-    name = event_name(ctx, what.replace(" ", "_"))
+    name = event_name(ctx, what.replace(" ", "_").replace(":", ""))
     request_id = first.request_id()
     accepted(first.put(name, {"type": "conformance", "n": 1}, headers=first.headers(request_id)), f"{what}: first use")
-    expect_refusal(second.put(name, {"type": "conformance", "n": 2}, headers=second.headers(request_id)), what, 401)
+    again = {**request_id, "uuid": respell(request_id["uuid"])} if respell else request_id
+    response = second.put(name, {"type": "conformance", "n": 2}, headers=second.headers(again))
+    expect_status(response, what, statuses)
+    expect_refusal(response, what, response.status_code)
     found = stored(ctx, name)
     if [e.get("n") for e in found] != [1]:
         raise CheckFailed(f"{what}: stored n={[e.get('n') for e in found]}, expected only the first use")
 
 
+UUID_SPELLINGS = {
+    "upper case": str.upper,
+    "without hyphens": lambda value: value.replace("-", ""),
+    "in braces": lambda value: "{" + value + "}",
+    "as urn:uuid": lambda value: "urn:uuid:" + value,
+}
+"""Other spellings of one UUID: a server that takes any of them as a new id accepts a replay."""
+
+
 @check(
     "kosmos.replayed_request_id_refused",
     API,
-    "the same request id again: 401, stored once",
+    "the same request id again: 401, stored once; its uuid in upper case, without hyphens, in braces or as "
+    "urn:uuid: 401 (or 400), stored once",
     family="request ids",
     operations=WRITE,
     needs=WRITER,
@@ -527,6 +578,8 @@ def _replay(ctx: Context, what: str, second: Caller, first: Caller | None = None
 def replayed_request_id_refused(ctx: Context) -> None:
     caller = Caller(ctx, _writer(ctx))
     _replay(ctx, "replay", caller, caller)
+    for spelling, respell in UUID_SPELLINGS.items():
+        _replay(ctx, f"replay {spelling}", caller, caller, respell=respell, statuses=(400, 401))
 
 
 @check(

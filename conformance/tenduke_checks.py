@@ -469,6 +469,46 @@ def envelope_refused(ctx: Context) -> None:
     accepted_put(ctx, sign(ctx, {**event, "eventObjectType": "user", "eventObjectId": "u1"}), "object type and id")
 
 
+LENIENT_NUMBERS = ("NaN", "Infinity", "-Infinity", "1e400")
+"""Numbers Python's json reads and a strict reader (JSON.parse, RFC 8259) does not read the same way."""
+SURROGATE = '"\\ud800"'
+
+
+@check(
+    "tenduke.lenient_json_refused",
+    API,
+    "NaN, Infinity, 1e400, lone surrogates or deep nesting in a signed payload or header: 400, nothing stored; "
+    "in a bearer token (exp NaN): 401",
+    family="events",
+    operations=PUT,
+    needs=("tenduke.client_key",),
+)
+def lenient_json_refused(ctx: Context) -> None:
+    feed = feed_name(ctx, "lenient")
+    key = private_key(tenduke(ctx).private_key_pem)
+    event = f'{{"eventSourceId": "{feed}", "eventType": "conformance"'
+    payloads = {f"an event with {n}": f'{event}, "x": {n}}}' for n in LENIENT_NUMBERS}
+    payloads["a lone surrogate in eventType"] = f'{{"eventSourceId": "{feed}", "eventType": {SURROGATE}}}'
+    payloads["a lone surrogate in a field name"] = f"{event}, {SURROGATE}: 1}}"
+    payloads["an event nested 10000 deep"] = f'{event}, "x": ' + "[" * 10_000 + "]" * 10_000 + "}"
+    headers = {"NaN in the header": '{"alg": "RS256", "x": NaN}'}
+    headers["a header nested 2500 deep"] = '{"alg": "RS256", "x": ' + "[" * 2500 + "]" * 2500 + "}"
+    signed = {what: wire.rsa_compact_jws_raw(b'{"alg":"RS256"}', text.encode(), key) for what, text in payloads.items()}
+    for what, header in headers.items():
+        signed[what] = wire.rsa_compact_jws_raw(header.encode(), f"{event}}}".encode(), key)
+    for what, body in signed.items():
+        refused_put(ctx, feed, body, what, 400)
+    accepted_put(ctx, sign(ctx, {**events(feed)[0], "x": 1e300}), "an event with 1e300")
+    exp = int(time.time()) + 300
+    claim = f'{{"{feed}": true, "exp": '
+    claims = {f"exp {n}": f"{claim}{n}}}" for n in ("NaN", "Infinity", "1e400")}
+    claims["a lone surrogate claim"] = f"{claim}{exp}, {SURROGATE}: true}}"
+    for what, text in claims.items():
+        bearer = wire.rsa_compact_jws_raw(b'{"alg":"RS256"}', text.encode(), key)
+        expect_refusal(get(ctx, feed_path(feed), bearer), f"a bearer token with {what}", 401)
+    expect_status(get(ctx, feed_path(feed), feed_token(ctx, feed)), "a bearer token with a finite exp", (200,))
+
+
 @check(
     "tenduke.limits",
     API,

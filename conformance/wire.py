@@ -76,7 +76,12 @@ def open_envelope(token: str, key: bytes) -> bytes | None:
 
 def rsa_compact_jws(header: dict[str, Any], payload: bytes, private_key: rsa.RSAPrivateKey, alg: str = "RS256") -> str:
     """A compact JWS assembled by hand: base64url segments and an RSASSA-PKCS1-v1_5 signature."""
-    signing_input = f"{b64url(json.dumps(header, separators=(',', ':')).encode())}.{b64url(payload)}"
+    return rsa_compact_jws_raw(json.dumps(header, separators=(",", ":")).encode(), payload, private_key, alg)
+
+
+def rsa_compact_jws_raw(header: bytes, payload: bytes, private_key: rsa.RSAPrivateKey, alg: str = "RS256") -> str:
+    """A compact JWS of exactly these header and payload bytes, for headers no JSON encoder would write."""
+    signing_input = f"{b64url(header)}.{b64url(payload)}"
     return f"{signing_input}.{b64url(_sign(signing_input.encode(), private_key, alg))}"
 
 

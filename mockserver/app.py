@@ -14,9 +14,9 @@ from werkzeug.exceptions import HTTPException
 
 from mockserver import backend as backend_module
 from mockserver.admin import routes as admin_routes
+from mockserver.error_format import api_of, error_body
 from mockserver.errors import ApiError, PayloadTooLarge, TooManyRequests
 from mockserver.journal import JournalEntry
-from mockserver.kosmos import errors as kosmos_errors
 from mockserver.kosmos import routes as kosmos_routes
 from mockserver.limits import check_header_size
 from mockserver.settings import Settings
@@ -29,25 +29,10 @@ log = logging.getLogger("eventdouble")
 SPECS = ("kosmos-events", "tenduke-events", "admin")
 
 
-def api_of(path: str) -> str | None:
-    """Which API a path belongs to, for its error format and the journal."""
-    if path.startswith(("/events/", "/reports/")) or path in ("/events", "/reports"):
-        return "kosmos"
-    if path.startswith("/__admin"):
-        return "admin"
-    if path.startswith(("/get/", "/put")) or path == "/get":
-        return "tenduke"
-    return None
-
-
 def _render(status: int, message: str, code: str | None = None) -> Response:
     """The error body in the format of the API the request was for."""
     g.refusal = g.get("refusal") or message
-    if api_of(request.path) == "kosmos":
-        body: dict[str, Any] = kosmos_errors.render(status, message)
-    else:
-        body = {"error": code or HTTPStatus(status).phrase.lower().replace(" ", "_"), "message": message}
-    response = jsonify(body)
+    response = jsonify(error_body(request.path, status, message, code))
     response.status_code = status
     return response
 

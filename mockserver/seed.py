@@ -10,6 +10,7 @@ import yaml
 from eventclient.exceptions import CryptoError
 from mockserver.backend import Backend
 from mockserver.errors import RequestValidationError
+from mockserver.kosmos.store import LicenseFieldInvalid
 from mockserver.spec import load_spec
 
 __all__ = ["SeedError", "apply_seed", "load_seed"]
@@ -19,6 +20,13 @@ class SeedError(Exception):
     """The seed file cannot be read or does not match the ``SeedFile`` schema of admin.yaml."""
 
 
+class _SeedLoader(yaml.SafeLoader):
+    """Safe YAML, except that an unquoted date-time (``expiry: 2030-01-01T00:00:00Z``) stays the text written."""
+
+
+_SeedLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+
+
 def load_seed(path: str | Path) -> dict[str, Any]:
     """Read and validate a seed file."""
     try:
@@ -26,7 +34,7 @@ def load_seed(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise SeedError(f"cannot read seed file {path}: {exc.strerror}") from exc
     try:
-        seed = yaml.safe_load(text) or {}  # YAML is a superset of JSON
+        seed = yaml.load(text, Loader=_SeedLoader) or {}  # YAML is a superset of JSON
     except yaml.YAMLError as exc:
         raise SeedError(f"seed file {path} is not YAML or JSON: {exc}") from exc
     try:
@@ -41,7 +49,10 @@ def apply_seed(backend: Backend, seed: dict[str, Any]) -> list[str]:
     done = []
     for fields in seed.get("licenses", []):
         if backend.kosmos.license_by_key(fields["licenseKey"]) is None:
-            backend.kosmos.create_license(fields)
+            try:
+                backend.kosmos.create_license(fields)
+            except LicenseFieldInvalid as exc:
+                raise SeedError(f"licenses: {fields['licenseKey']}: {exc}") from exc
             done.append(f"license {fields['licenseKey']} ({fields['authLevel']}) created")
     for client in seed.get("tendukeClients", []):
         try:

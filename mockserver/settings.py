@@ -26,6 +26,10 @@ class Settings:
     REPLAY_PROTECTION: bool = True
     """Refuse a request id ``uuid`` seen before within its window."""
 
+    REPLAY_MEMORY: float = 86400
+    """Seconds a request id ``uuid`` is kept after its ``ts`` left the window: a server clock stepped
+    back or forward by less than this never lets a replay through."""
+
     QUERY_HISTORY_DAYS: int = 90
     """How far back (days) a 1Kosmos query's ``from`` may reach, as in the vendor's reports service;
     widen it for tests with old fixtures."""

@@ -6,7 +6,6 @@ are read from it at start-up and checked with jsonschema before any handler runs
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
+from eventclient import strict_json
 from mockserver.errors import RequestValidationError, UnsupportedMediaType
 from mockserver.fastschema import fast_validator
 
@@ -213,8 +213,8 @@ class OpenApiSpec:
             raise UnsupportedMediaType(f"Content-Type {sent or '(none)'} is not supported; send {accepted}")
         if media.endswith("json"):
             try:
-                body: Any = json.loads(data)
-            except (ValueError, UnicodeDecodeError) as exc:
+                body: Any = strict_json.loads(data)
+            except strict_json.JsonRefused as exc:
                 raise RequestValidationError(f"request body is not valid JSON: {exc}") from exc
         else:
             try:

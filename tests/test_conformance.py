@@ -21,6 +21,11 @@ from tests.conftest import rsa_pair
 
 # The checks that must fail on each broken variant (they may not be the only ones that fail).
 CATCHES: dict[str, tuple[str, ...]] = {
+    "replay_by_spelling": ("kosmos.replayed_request_id_refused",),
+    "kosmos_event_json_lenient": ("kosmos.lenient_json_refused",),
+    "kosmos_request_id_json_lenient": ("kosmos.lenient_json_refused",),
+    "tenduke_payload_json_lenient": ("tenduke.lenient_json_refused",),
+    "tenduke_jws_json_lenient": ("tenduke.lenient_json_refused",),
     "healthz_other_public_key": ("kosmos.public_key",),
     "service_directory_nested": ("kosmos.service_directory",),
     "no_requestid_echo": ("kosmos.raw_envelope_accepted",),

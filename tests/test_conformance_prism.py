@@ -20,7 +20,7 @@ PRISM = ROOT / "bench" / ".prism" / "node_modules" / ".bin" / "prism"
 
 
 @pytest.fixture
-def prism() -> Iterator[str]:
+def prism_process() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     if not PRISM.exists():
         message = f"Prism is not installed ({PRISM}); .ci/run installs it with npm"
         if os.environ.get("CI"):
@@ -39,18 +39,25 @@ def prism() -> Iterator[str]:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-def test_prism_fails_with_failures_not_crashes(prism: str) -> None:
+def test_prism_fails_with_failures_not_crashes(prism_process: tuple[str, subprocess.Popen[bytes]]) -> None:
+    prism, process = prism_process
     licenses = {role: f"prism-{role}" for role in ("system", "service", "tenant", "community", "disabled", "expired")}
     target = Target(prism, KosmosTarget("acme", "main", licenses, other_community="second"))
     report = run(target, apis=["kosmos"], max_examples=5)
     assert not report.passed
-    assert [r.name for r in report.results if r.status == "error"] == [], report.table()
+    errors = [r for r in report.results if r.status == "error"]
+    # Prism itself dies on some generated requests (TypeError: Invalid character in header content
+    # ["sl-violations"]); the kit must then say the target stopped answering, and nothing else.
+    if process.poll() is not None:
+        assert all(r.detail.startswith("the target did not answer") for r in errors), report.table()
+    else:
+        assert errors == [], report.table()
     failed = {r.name for r in report.failed}
     for rule in (
         "kosmos.unknown_license_refused",

@@ -6,7 +6,8 @@ from flask import Blueprint, Response, jsonify
 
 from eventclient.exceptions import CryptoError
 from mockserver.backend import current_backend
-from mockserver.errors import ApiError, NotFound
+from mockserver.errors import ApiError, NotFound, RequestValidationError
+from mockserver.kosmos.store import LicenseFieldInvalid
 from mockserver.routing import spec_blueprint, validated
 from mockserver.tenduke.errors import ClientKeyRejected
 
@@ -14,7 +15,10 @@ __all__ = ["HANDLERS", "create_blueprint"]
 
 
 def create_license() -> tuple[Response, int]:
-    record = current_backend().kosmos.create_license(validated().body)
+    try:
+        record = current_backend().kosmos.create_license(validated().body)
+    except LicenseFieldInvalid as exc:
+        raise RequestValidationError(f"body.{exc}") from exc
     if record is None:
         raise ApiError("a license with this licenseKey exists", 409)
     return jsonify(record.as_json()), 201
@@ -25,7 +29,10 @@ def list_licenses() -> Response:
 
 
 def update_license(keyId: str) -> Response:  # noqa: N803 - the spec's parameter name
-    record = current_backend().kosmos.update_license(keyId, validated().body)
+    try:
+        record = current_backend().kosmos.update_license(keyId, validated().body)
+    except LicenseFieldInvalid as exc:
+        raise RequestValidationError(f"body.{exc}") from exc
     if record is None:
         raise NotFound(f"no license with keyId {keyId}")
     return jsonify(record.as_json())

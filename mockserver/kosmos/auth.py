@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eventclient import kosmos_crypto
+from eventclient import kosmos_crypto, strict_json
 from eventclient.exceptions import CryptoError
 from mockserver.kosmos.errors import (
     HeaderNotDecryptable,
@@ -21,7 +21,15 @@ from mockserver.kosmos.errors import (
 )
 from mockserver.kosmos.store import KosmosStore, License
 
-__all__ = ["Caller", "cached_shared_key", "echo_text", "parse_request_id", "valid_license", "verify_caller"]
+__all__ = [
+    "Caller",
+    "cached_shared_key",
+    "canonical_uuid",
+    "echo_text",
+    "parse_request_id",
+    "valid_license",
+    "verify_caller",
+]
 
 SHARED_KEY_CACHE_SIZE = 4096
 """Caller public keys whose ECDH key is kept (about 300 bytes each); the least recently used go first."""
@@ -58,9 +66,9 @@ def _decrypt_header(value: str, key: bytes, name: str) -> str:
 def parse_request_id(text: str, now: float, window: float) -> dict[str, Any]:
     """Parse a decrypted request id and check that ``ts`` is within ``window`` seconds of ``now``."""
     try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise MalformedRequestId("requestid: not a JSON object") from exc
+        value = strict_json.loads(text)
+    except strict_json.JsonRefused as exc:
+        raise MalformedRequestId(f"requestid: not a JSON object ({exc})") from exc
     if not isinstance(value, dict):
         raise MalformedRequestId("requestid: not a JSON object")
     ts = value.get("ts")
@@ -81,6 +89,11 @@ def parse_request_id(text: str, now: float, window: float) -> dict[str, Any]:
     if ts > now + window:
         raise StaleRequestId(f"requestid: ts {ts} is more than {window:g} s in the future")
     return value
+
+
+def canonical_uuid(text: str) -> str:
+    """The one spelling of a UUID (lower case, hyphens): upper case, no hyphens, braces and ``urn:uuid:`` are one id."""
+    return str(uuid.UUID(text))
 
 
 def echo_text(request_id: dict[str, Any]) -> str:
@@ -110,6 +123,7 @@ def verify_caller(
     now: float,
     window: float,
     replay_protection: bool = True,
+    replay_memory: float = 0,
 ) -> Caller:
     """Authenticate a request from its ``publickey``, ``licensekey`` and ``requestid`` headers.
 
@@ -124,6 +138,8 @@ def verify_caller(
     license_key = _decrypt_header(headers.get("licensekey", "").strip(), key, "licensekey")
     request_id = parse_request_id(_decrypt_header(headers.get("requestid", "").strip(), key, "requestid"), now, window)
     record = valid_license(store, license_key, now)
-    if replay_protection and not store.remember_request_id(request_id["uuid"], float(request_id["ts"]) + window):
+    if replay_protection and not store.remember_request_id(
+        canonical_uuid(request_id["uuid"]), float(request_id["ts"]) + window, replay_memory
+    ):
         raise ReplayedRequestId(f"requestid: uuid {request_id['uuid']} was already used")
     return Caller(key, record, request_id, echo_text(request_id))

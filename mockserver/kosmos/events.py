@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
-from eventclient import kosmos_crypto
+from eventclient import kosmos_crypto, strict_json
 from eventclient.exceptions import CryptoError
 from mockserver.kosmos.errors import BodyNotDecryptable, KosmosError, QueryParamRefused
 
@@ -28,11 +27,11 @@ def open_event_data(data: Any, key: bytes) -> Any:
     if not isinstance(data, str):
         return data
     try:
-        return json.loads(kosmos_crypto.decrypt_text(data, key))
+        return strict_json.loads(kosmos_crypto.decrypt_text(data, key))
     except CryptoError as exc:
         raise BodyNotDecryptable("data: This body can't be decrypted") from exc
-    except ValueError as exc:
-        raise BodyNotDecryptable("data: the decrypted body is not JSON") from exc
+    except strict_json.JsonRefused as exc:
+        raise BodyNotDecryptable(f"data: the decrypted body is not JSON ({exc})") from exc
 
 
 def parse_event_time(text: str) -> float:

@@ -30,6 +30,7 @@ def _authenticate(tenant_id: str | None = None, community_id: str | None = None)
         now=backend.clock(),
         window=float(current_app.config["ALLOWED_TIME_SPAN"]),
         replay_protection=bool(current_app.config["REPLAY_PROTECTION"]),
+        replay_memory=float(current_app.config["REPLAY_MEMORY"]),
     )
     check_rate(f"kosmos:{caller.license.key_id}", "license")
     _, op = current_operation()

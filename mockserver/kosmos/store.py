@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventclient import kosmos_crypto
+from mockserver import rfc3339
 from mockserver.db import Database, equality_filters
 
-__all__ = ["AUTH_LEVELS", "EventPage", "KosmosStore", "License", "ServiceKey"]
+__all__ = ["AUTH_LEVELS", "EventPage", "KosmosStore", "License", "LicenseFieldInvalid", "ServiceKey"]
 
 AUTH_LEVELS = ("system", "service", "tenant", "community")
 
@@ -31,6 +32,18 @@ CREATE TABLE IF NOT EXISTS kosmos_events (
     event_name TEXT NOT NULL, event_ts INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS kosmos_events_scope ON kosmos_events (tenant_id, community_id, event_ts);
 """
+
+
+class LicenseFieldInvalid(ValueError):
+    """A license field the store cannot keep, because it could not be used later."""
+
+
+def _check_expiry(expiry: str | None) -> None:
+    if expiry is not None:
+        try:
+            rfc3339.parse(expiry)
+        except ValueError as exc:
+            raise LicenseFieldInvalid(f"expiry: {exc}") from None
 
 
 def _iso(epoch: float) -> str:
@@ -85,12 +98,8 @@ class License:
         """Why this license cannot be used at ``now``, or None."""
         if self.disabled:
             return "license is disabled"
-        if self.expiry is not None:
-            expiry = datetime.fromisoformat(self.expiry.replace("Z", "+00:00"))
-            if expiry.tzinfo is None:
-                expiry = expiry.replace(tzinfo=UTC)
-            if expiry.timestamp() <= now:
-                return f"license expired at {self.expiry}"
+        if self.expiry is not None and rfc3339.parse(self.expiry).timestamp() <= now:
+            return f"license expired at {self.expiry}"
         return None
 
     def allows(self, level: str, tenant_id: str | None = None, community_id: str | None = None) -> str | None:
@@ -181,7 +190,11 @@ class KosmosStore:
 
     # licenses ---------------------------------------------------------------------------------
     def create_license(self, fields: dict[str, Any]) -> License | None:
-        """Store a license from admin-API fields; None if ``licenseKey`` is taken."""
+        """Store a license from admin-API fields; None if ``licenseKey`` is taken.
+
+        :class:`LicenseFieldInvalid` if ``expiry`` is not an RFC 3339 date-time: it is read on every request.
+        """
+        _check_expiry(fields.get("expiry"))
         record = License(
             key_id=str(uuid.uuid4()),
             license_key=fields.get("licenseKey") or str(uuid.uuid4()),
@@ -219,6 +232,7 @@ class KosmosStore:
     def update_license(self, key_id: str, changes: dict[str, Any]) -> License | None:
         """Apply ``disabled``/``expiry``/``tag`` changes; None if there is no such license."""
         columns = {"disabled": "disabled", "expiry": "expiry", "tag": "tag"}
+        _check_expiry(changes.get("expiry"))
         with self.db.transaction() as tx:
             for name, value in changes.items():
                 value = int(value) if name == "disabled" else value
@@ -232,11 +246,14 @@ class KosmosStore:
             return tx.execute("DELETE FROM kosmos_licenses WHERE key_id = ?", (key_id,)).rowcount > 0
 
     # request ids ------------------------------------------------------------------------------
-    def remember_request_id(self, request_uuid: str, expires: float) -> bool:
-        """Record a request id until ``expires``; False if it is already recorded (a replay)."""
+    def remember_request_id(self, request_uuid: str, expires: float, keep_after: float = 0) -> bool:
+        """Record a request id valid until ``expires``; False if it is already recorded (a replay).
+
+        It is kept ``keep_after`` seconds longer, so a clock stepped by less than that cannot bring it back.
+        """
         now = self.clock()
         with self.db.transaction() as tx:
-            tx.execute("DELETE FROM kosmos_request_ids WHERE expires < ?", (now,))
+            tx.execute("DELETE FROM kosmos_request_ids WHERE expires < ?", (now - keep_after,))
             cursor = tx.execute("INSERT OR IGNORE INTO kosmos_request_ids VALUES (?, ?)", (request_uuid, expires))
             return cursor.rowcount == 1
 

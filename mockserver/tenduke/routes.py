@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from eventclient import jws
+from eventclient import jws, strict_json
 from eventclient.exceptions import CryptoError, MalformedJws
 from mockserver.backend import current_backend
 from mockserver.errors import RequestValidationError
@@ -23,9 +22,9 @@ __all__ = ["HANDLERS", "create_blueprint"]
 def _events_of(payload: bytes) -> list[dict[str, Any]]:
     """The events of a verified JWS payload, checked against the spec's payload schema."""
     try:
-        value = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidEvent("the JWS payload is not JSON") from exc
+        value = strict_json.loads(payload)
+    except strict_json.JsonRefused as exc:
+        raise InvalidEvent(f"the JWS payload is not JSON: {exc}") from exc
     events = value if isinstance(value, list) else [value]
     limit = int(current_app.config["MAX_EVENTS_PER_PUT"])
     if len(events) > limit:

@@ -1,0 +1,82 @@
+"""Parse JSON that came from outside: only what every strict reader (RFC 8259, ``JSON.parse``) reads the same way.
+
+``json.loads`` accepts ``NaN``, ``Infinity`` and ``1e400`` (which becomes ``inf``), strings with
+lone surrogates that no UTF-8 store or reader can hold, and nesting so deep that any recursive
+code after it (jsonschema, ``json.dumps``) overflows the stack. :func:`loads` refuses all of them
+with :class:`JsonRefused`, a ``ValueError`` whose message says what and where. No IO.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+__all__ = ["MAX_DEPTH", "JsonRefused", "loads"]
+
+MAX_DEPTH = 32
+"""Deepest nesting of arrays and objects accepted; events are far flatter than this."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class JsonRefused(ValueError):
+    """The text is not JSON, or is JSON a strict reader would not read the same way."""
+
+
+def _no_constant(name: str) -> Any:
+    raise JsonRefused(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise JsonRefused(f"the number {text[:40]} is too large to be finite")
+    return value
+
+
+def _finite_int(text: str) -> int:
+    value = int(text)
+    if value.bit_length() > 1024:  # beyond the largest double: JSON.parse reads it as Infinity
+        raise JsonRefused(f"the number {text[:40]}... is too large to be finite")
+    return value
+
+
+def _check_string(value: str, where: str) -> None:
+    if _SURROGATE.search(value):
+        raise JsonRefused(f"{where or 'the value'}: a string holds a lone surrogate (not Unicode text)")
+
+
+def _check(value: Any, max_depth: int) -> None:
+    """Walk ``value`` without recursion: depth, and every key and string free of lone surrogates."""
+    pending: list[tuple[Any, int, str]] = [(value, 0, "")]
+    while pending:
+        node, depth, where = pending.pop()
+        if isinstance(node, str):
+            _check_string(node, where)
+            continue
+        if not isinstance(node, dict | list):
+            continue
+        if depth >= max_depth:
+            raise JsonRefused(f"nested more than {max_depth} levels deep")
+        if isinstance(node, dict):
+            for key, item in node.items():
+                _check_string(key, where)
+                pending.append((item, depth + 1, f"{where}.{key}" if len(where) < 200 else where))
+        else:
+            pending.extend((item, depth + 1, f"{where}[{i}]") for i, item in enumerate(node))
+
+
+def loads(data: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse ``data`` (UTF-8 if bytes); :class:`JsonRefused` for anything but strict, finite, shallow JSON."""
+    try:
+        value = json.loads(data, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_finite_int)
+    except JsonRefused:
+        raise
+    except RecursionError:
+        raise JsonRefused(f"nested more than {max_depth} levels deep") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise JsonRefused(str(exc)) from exc
+    _check(value, max_depth)
+    return value

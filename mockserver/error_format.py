@@ -1,0 +1,52 @@
+"""Which API a path belongs to, and a refusal's body in that API's format.
+
+Used by the app for every refusal, and by both servers for the requests they refuse before the app
+sees them (a request line too long, too many headers, a malformed header), so that no answer of the
+mock is ever HTML.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from mockserver.kosmos import errors as kosmos_errors
+
+__all__ = ["api_of", "error_body", "error_json"]
+
+
+def api_of(path: str | None) -> str | None:
+    """Which API a path belongs to, for its error format and the journal."""
+    if path is None:
+        return None
+    if path.startswith(("/events/", "/reports/")) or path in ("/events", "/reports"):
+        return "kosmos"
+    if path.startswith("/__admin"):
+        return "admin"
+    if path.startswith(("/get/", "/put")) or path == "/get":
+        return "tenduke"
+    return None
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def error_body(path: str | None, status: int, message: str, code: str | None = None) -> dict[str, Any]:
+    """The refusal body for ``path``: ``{statusCode, error, message}`` (1Kosmos) or ``{error, message}``.
+
+    When the path is unknown (the request line could not be read), the 1Kosmos body is sent: it
+    carries both ``error`` and ``message`` too.
+    """
+    if path is None or api_of(path) == "kosmos":
+        return kosmos_errors.render(status, message)
+    return {"error": code or _phrase(status).lower().replace(" ", "_"), "message": message}
+
+
+def error_json(path: str | None, status: int, message: str) -> bytes:
+    """:func:`error_body` as UTF-8 JSON bytes."""
+    return json.dumps(error_body(path, status, message)).encode()
