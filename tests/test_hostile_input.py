@@ -281,3 +281,23 @@ def test_a_replay_stays_refused_across_clock_steps(
     assert_kosmos_refusal(again, 401)
     assert "already used" in again.json["message"]
     assert len([e for e in stored_events(signer.client) if e["request_id"] == request_id["uuid"]]) == 1
+
+
+# --- finding 7: the work on /put does not grow with the number of registered keys -------------------
+
+
+def test_put_decodes_and_hashes_once_whatever_the_number_of_keys(client: FlaskClient) -> None:
+    from unittest import mock
+
+    for _ in range(20):
+        pair = jws.generate_rsa_keypair(2048)
+        assert client.post("/__admin/tenduke/clients", json={"publicKeyPem": pair.public_pem}).status_code == 201
+    stranger = jws.generate_rsa_keypair(2048)
+    body = jws.sign_jws({"eventSourceId": "s", "eventType": "t", "pad": "x" * 500_000}, stranger.private_pem)
+    decode, digest = mock.Mock(wraps=jws._base64url), mock.Mock(wraps=jws.hashes.Hash)
+    with mock.patch.object(jws, "_base64url", decode), mock.patch.object(jws.hashes, "Hash", digest):
+        response = client.post("/put", data=body, content_type="application/jose")
+    assert_tenduke_refusal(response, 401)
+    assert decode.call_count == 3  # header, payload, signature: once each
+    assert digest.call_count == 1
+    assert tenduke_events(client) == []
