@@ -18,7 +18,7 @@ from mockserver.error_format import api_of, error_body
 from mockserver.errors import ApiError, PayloadTooLarge, TooManyRequests
 from mockserver.journal import JournalEntry
 from mockserver.kosmos import routes as kosmos_routes
-from mockserver.limits import check_header_size
+from mockserver.limits import bound_streamed_body, check_headers
 from mockserver.settings import Settings
 from mockserver.spec import SPEC_DIR
 from mockserver.tenduke import routes as tenduke_routes
@@ -57,7 +57,11 @@ def _handle_http_error(exc: HTTPException) -> Response:
         413: f"request body is larger than the limit of {current_app.config['MAX_CONTENT_LENGTH']} bytes",
     }
     codes = {413: PayloadTooLarge.code}
-    return _render(status, messages.get(status, exc.description or HTTPStatus(status).phrase), codes.get(status))
+    response = _render(status, messages.get(status, exc.description or HTTPStatus(status).phrase), codes.get(status))
+    for name, value in exc.get_headers():  # e.g. Allow on a 405
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def _handle_unexpected(exc: Exception) -> Response:
@@ -94,7 +98,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     backend_module.init_app(app)
-    app.before_request(check_header_size)
+    app.before_request(check_headers)
+    app.before_request(bound_streamed_body)
 
     app.register_blueprint(kosmos_routes.create_blueprint())
     app.register_blueprint(tenduke_routes.create_blueprint())

@@ -24,8 +24,8 @@ def _serve(args: argparse.Namespace) -> int:
     from mockserver.seed import SeedError, apply_seed, load_seed
     from mockserver.serving import listen, serve_threaded, serve_workers
 
-    if args.workers < 1 or args.threads < 1:
-        print("eventdouble: --workers and --threads must be at least 1", file=sys.stderr)
+    if args.workers < 1:
+        print("eventdouble: --workers must be at least 1", file=sys.stderr)
         return 2
     if args.workers > 1 and args.db == ":memory:":
         print("eventdouble: --workers needs a database file (each worker would get its own :memory:)", file=sys.stderr)
@@ -72,11 +72,11 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"  admin API            {base}/__admin   (licenses: {base}/__admin/licenses)")
     print(f"  OpenAPI specs        {base}/openapi/kosmos-events.yaml, {base}/openapi/tenduke-events.yaml")
     print("Press Ctrl+C to stop.", flush=True)
-    if args.workers == 1 and args.threads == 1:
+    if args.workers == 1:
         serve_threaded(app, sock)
         return 0
     backend_of(app).db.close()  # each worker opens its own; a connection must not cross a fork
-    serve_workers(config, sock, args.workers, args.threads, int(app.config["MAX_HEADER_LENGTH"]))
+    serve_workers(config, sock, args.workers, int(app.config["MAX_HEADER_LENGTH"]))
     return 0
 
 
@@ -141,14 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=1,
-        help="worker processes under gunicorn, sharing the database file (default: %(default)s: one "
-        "threaded process, for notebooks and quick use; for load tests try 2 per core)",
-    )
-    serve.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="threads per gunicorn worker; more than 1 keeps client connections alive (default: %(default)s)",
+        help="worker processes under gunicorn (gevent: each serves many connections at once), sharing the "
+        "database file (default: %(default)s: one threaded process, for notebooks and quick use; for load "
+        "tests try 2 per core)",
     )
     serve.set_defaults(run=_serve)
 

@@ -1,19 +1,46 @@
-"""Request limits that apply to every API: header size (431) and request rate (429)."""
+"""Request limits that apply to every API: header size (431), streamed body size (413), request rate (429)."""
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Callable
 
 from flask import current_app, request
 
 from mockserver.backend import current_backend
-from mockserver.errors import HeaderFieldsTooLarge, TooManyRequests
+from mockserver.errors import HeaderFieldsTooLarge, PayloadTooLarge, RequestValidationError, TooManyRequests
 
-__all__ = ["check_header_size", "check_rate"]
+__all__ = ["bound_streamed_body", "check_headers", "check_rate"]
 
 
-def check_header_size() -> None:
-    """Refuse a request whose largest header field, or all of them together, is over the limits."""
+def bound_streamed_body() -> None:
+    """Read a body sent without ``Content-Length`` (chunked) up to the limit; 413 if it goes on.
+
+    werkzeug would stop reading at the limit and hand the app a truncated body (answered 400 as
+    broken JSON). The body read here replaces the stream, with its length, for everything after.
+    """
+    environ = request.environ
+    if request.content_length is not None or "wsgi.input_terminated" not in environ:
+        return
+    limit = int(current_app.config["MAX_CONTENT_LENGTH"])
+    data = environ["wsgi.input"].read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"request body is larger than the limit of {limit} bytes")
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(data), str(len(data))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+
+
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+"""Characters no header field value may hold (RFC 9110 5.5); a server may pass them on."""
+
+
+def check_headers() -> None:
+    """Refuse a request whose header fields are over the size limits (431), or hold a control character (400).
+
+    A field over ``MAX_HEADER_LENGTH``, or all of them over ``MAX_HEADERS_SIZE``, is too large; NUL,
+    CR, LF or another control character in a value is malformed (RFC 9110 5.5).
+    """
     field_limit = int(current_app.config["MAX_HEADER_LENGTH"])
     total_limit = int(current_app.config["MAX_HEADERS_SIZE"])
     total = 0
@@ -21,6 +48,8 @@ def check_header_size() -> None:
         size = len(name) + len(value)
         if size > field_limit:
             raise HeaderFieldsTooLarge(f"header {name.lower()} is {size} bytes; at most {field_limit} are accepted")
+        if _CONTROL.search(value):
+            raise RequestValidationError(f"header {name.lower()[:100]} holds a control character")
         total += size
     if total > total_limit:
         raise HeaderFieldsTooLarge(f"the headers are {total} bytes together; at most {total_limit} are accepted")

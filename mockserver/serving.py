@@ -1,4 +1,12 @@
-"""The two ways to serve the app: one threaded process (werkzeug) or several gunicorn workers."""
+"""The two ways to serve the app: one threaded process (werkzeug) or several gunicorn workers.
+
+Both answer the requests they refuse themselves (a request line or header too long, too many
+headers, a malformed header) in the API's JSON error format, like the app does.
+
+The workers are gevent workers: a connection that sends nothing, or drips its headers, holds a
+greenlet and not a worker, and is closed after ``KEEPALIVE_SECONDS`` of silence, so hundreds of
+them leave the mock answering everyone else.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +16,24 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
-from werkzeug.serving import make_server
+from gunicorn.workers.ggevent import GeventWorker
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from mockserver.app import create_app
+from mockserver.error_format import error_json
 
-__all__ = ["GunicornMock", "listen", "serve_threaded", "serve_workers"]
+__all__ = [
+    "GunicornMock",
+    "JsonErrorGeventWorker",
+    "JsonErrorRequestHandler",
+    "listen",
+    "serve_threaded",
+    "serve_workers",
+]
+
+KEEPALIVE_SECONDS = 5
+"""How long a worker waits for the (next) request on a connection before closing it."""
+MAX_MESSAGE = 300
 
 HEADER_READ_LIMIT = 4
 """gunicorn reads header fields up to this many times the app's MAX_HEADER_LENGTH, so the app
@@ -34,15 +55,81 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _refusal_response(path: str | None, status: int, reason: str, message: str) -> bytes:
+    """A complete HTTP/1.1 refusal in the API's JSON format; the connection is closed after it."""
+    body = error_json(path, status, message[:MAX_MESSAGE] or reason)
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+class JsonErrorRequestHandler(WSGIRequestHandler):
+    """werkzeug's request handler, with the refusals of its HTTP parser in JSON."""
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answer a request the parser refused (414, 431, 400) in the API's error format, and close."""
+        words = (self.requestline or "").split()
+        path = words[1].split("?", 1)[0] if len(words) >= 2 else None
+        reason = self.responses.get(code, ("Error",))[0]
+        self.log_error("code %d, message %s", code, message)
+        self.close_connection = True
+        text = ": ".join(part for part in (message, explain) if part)
+        self.wfile.write(_refusal_response(path, code, reason, text or reason))
+
+
 def serve_threaded(app: Flask, sock: socket.socket) -> None:
-    """Serve ``app`` on ``sock`` from this process, a thread per request, until Ctrl+C."""
-    server = make_server(*sock.getsockname()[:2], app, threaded=True, fd=sock.fileno())
+    """Serve ``app`` on ``sock`` from this process, a thread per connection, until Ctrl+C."""
+    server = make_server(
+        *sock.getsockname()[:2], app, threaded=True, fd=sock.fileno(), request_handler=JsonErrorRequestHandler
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         print("stopped")
     finally:
         server.server_close()
+
+
+class _JsonErrorSocket:
+    """The client socket as gunicorn's error writer sees it: its HTML error page goes out as JSON."""
+
+    def __init__(self, sock: Any, path: str | None, message: str) -> None:
+        self._sock, self._path, self._message = sock, path, message
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+    def sendall(self, data: bytes) -> None:
+        """Send the refusal whose status line starts ``data`` in the API's format instead of ``data``."""
+        _, status, reason = data.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
+        message = "internal error in the mock; see its log" if status == "500" else self._message
+        self._sock.sendall(_refusal_response(self._path, int(status), reason, message))
+
+
+def _path_being_parsed(exc: BaseException) -> str | None:
+    """The path of the request gunicorn was parsing when it refused its headers, if it got that far.
+
+    gunicorn raises from inside its request's constructor, so the request is only reachable as
+    ``self`` in a frame of the exception's traceback.
+    """
+    frame = exc.__traceback__
+    while frame is not None:
+        path = getattr(frame.tb_frame.f_locals.get("self"), "path", None)
+        if isinstance(path, str):
+            return path
+        frame = frame.tb_next
+    return None
+
+
+class JsonErrorGeventWorker(GeventWorker):  # type: ignore[misc] - gunicorn ships no type hints
+    """gunicorn's gevent worker, with the refusals of its HTTP parser in JSON."""
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        """Let gunicorn log and choose the status; send the body in the API's error format."""
+        path = getattr(req or getattr(exc, "req", None), "path", None) or _path_being_parsed(exc)
+        super().handle_error(req, _JsonErrorSocket(client, path, str(exc)), addr, exc)
 
 
 class GunicornMock(BaseApplication):  # type: ignore[misc] - gunicorn ships no type hints
@@ -63,13 +150,13 @@ class GunicornMock(BaseApplication):  # type: ignore[misc] - gunicorn ships no t
         return create_app(self.app_config)
 
 
-def gunicorn_options(sock: socket.socket, workers: int, threads: int, max_header: int) -> dict[str, Any]:
-    """Gunicorn settings serving ``sock``: quiet access log, errors to stderr, a worker class by ``threads``."""
+def gunicorn_options(sock: socket.socket, workers: int, max_header: int) -> dict[str, Any]:
+    """Gunicorn settings serving ``sock``: gevent workers, quiet access log, errors to stderr."""
     return {
         "bind": [f"fd://{sock.fileno()}"],
         "workers": workers,
-        "threads": threads,
-        "worker_class": "gthread" if threads > 1 else "sync",
+        "worker_class": f"{__name__}.JsonErrorGeventWorker",
+        "keepalive": KEEPALIVE_SECONDS,
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "warning",
@@ -79,8 +166,6 @@ def gunicorn_options(sock: socket.socket, workers: int, threads: int, max_header
     }
 
 
-def serve_workers(
-    config: Mapping[str, Any], sock: socket.socket, workers: int, threads: int = 1, max_header: int = 8192
-) -> None:
+def serve_workers(config: Mapping[str, Any], sock: socket.socket, workers: int, max_header: int = 8192) -> None:
     """Serve on ``sock`` with ``workers`` gunicorn processes until the master is stopped."""
-    GunicornMock(config, gunicorn_options(sock, workers, threads, max_header)).run()
+    GunicornMock(config, gunicorn_options(sock, workers, max_header)).run()

@@ -241,7 +241,6 @@ def test_processes_starting_together_share_one_service_key(tmp_path: Path) -> No
     [
         (["--workers", "2", "--db", ":memory:"], "needs a database file"),
         (["--workers", "0"], "at least 1"),
-        (["--threads", "0"], "at least 1"),
     ],
 )
 def test_bad_worker_options_are_reported(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
@@ -275,10 +274,10 @@ def test_bad_rate_limit_is_refused_by_the_parser(capsys: pytest.CaptureFixture[s
     assert "N/SECONDS" in err or "at least 1" in err
 
 
-def test_threaded_gunicorn_workers_serve_and_keep_connections(tmp_path: Path) -> None:
-    with serving("--db", str(tmp_path / "t.sqlite"), "--workers", "2", "--threads", "4") as (base, banner):
+def test_gunicorn_workers_serve_and_keep_connections(tmp_path: Path) -> None:
+    with serving("--db", str(tmp_path / "t.sqlite"), "--workers", "2") as (base, banner):
         assert "2 gunicorn worker(s)" in banner
-        with httpx.Client() as http:  # one connection, kept alive by the threaded workers
+        with httpx.Client() as http:  # one connection, kept alive by the gevent workers
             answers = [http.get(f"{base}/events/healthz") for _ in range(5)]
         assert {a.status_code for a in answers} == {200}
         assert {a.headers.get("connection", "keep-alive").lower() for a in answers} == {"keep-alive"}

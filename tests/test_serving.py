@@ -1,0 +1,127 @@
+"""Issue 11 findings 4 and 12 against `eventdouble serve`, in both server modes: idle and slow
+connections do not freeze the mock, and what the servers refuse themselves is JSON in the API's format."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.servers import start_server
+
+MODES = {"one process": [], "2 workers": ["--workers", "2"]}
+
+
+@pytest.fixture(scope="module", params=list(MODES))
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    db = tmp_path_factory.mktemp("serve") / "mock.sqlite"
+    process, url, _ = start_server("--db", str(db), *MODES[request.param])
+    parts = urlsplit(url)
+    try:
+        yield str(parts.hostname), int(parts.port or 80)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=15)
+        if process.stdout:
+            process.stdout.close()
+
+
+def raw(address: tuple[str, int], data: bytes) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """Send ``data`` as is on a new connection; the status, headers and body of the answer."""
+    with socket.create_connection(address, timeout=10) as sock:
+        sock.sendall(data)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, response.headers, response.read()
+
+
+def healthz_seconds(address: tuple[str, int]) -> float:
+    started = time.perf_counter()
+    response = httpx.get(f"http://{address[0]}:{address[1]}/events/healthz", timeout=5)
+    assert response.status_code == 200
+    return time.perf_counter() - started
+
+
+# --- finding 4 -----------------------------------------------------------------------------------------
+
+
+def test_200_idle_connections_do_not_freeze_the_mock(server: tuple[str, int]) -> None:
+    idle = [socket.create_connection(server, timeout=5) for _ in range(200)]
+    try:
+        time.sleep(0.5)
+        assert max(healthz_seconds(server) for _ in range(10)) < 1.0
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_connections_that_drip_their_headers_do_not_freeze_the_mock(server: tuple[str, int]) -> None:
+    slow = [socket.create_connection(server, timeout=5) for _ in range(100)]
+    try:
+        for sock in slow:
+            sock.sendall(b"GET /events/healthz HTTP/1.1\r\nHost: x\r\n")
+        for _ in range(3):
+            for sock in slow:
+                sock.sendall(b"X-Drip: 1\r\n")
+            assert healthz_seconds(server) < 1.0
+            time.sleep(0.3)
+    finally:
+        for sock in slow:
+            sock.close()
+
+
+# --- finding 12 ----------------------------------------------------------------------------------------
+
+
+def assert_json_refusal(status: int, headers: http.client.HTTPMessage, body: bytes, expected: int) -> dict:
+    assert status == expected, body[:300]
+    assert headers.get_content_type() == "application/json", body[:300]
+    value = json.loads(body)
+    assert isinstance(value.get("error"), str) and isinstance(value.get("message"), str), value
+    return value
+
+
+@pytest.mark.parametrize("path", ["/events/healthz", "/get/feed", "/__admin/licenses"])
+def test_too_many_headers_is_json_in_the_api_format(server: tuple[str, int], path: str) -> None:
+    headers = b"".join(b"X-H%d: v\r\n" % i for i in range(150))
+    answer = raw(server, b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")
+    value = assert_json_refusal(*answer, 431)
+    assert ("statusCode" in value) == path.startswith("/events")
+
+
+def test_a_request_line_too_long_is_json(server: tuple[str, int]) -> None:
+    answer = raw(server, b"GET /events/" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert_json_refusal(*answer, 414)
+
+
+def test_a_nul_in_a_header_is_refused_in_json(server: tuple[str, int]) -> None:
+    status, headers, body = raw(server, b"GET /events/healthz HTTP/1.1\r\nHost: x\r\nX-Bad: a\x00b\r\n\r\n")
+    assert_json_refusal(status, headers, body, 400)
+
+
+def test_a_chunked_body_over_the_limit_is_413_and_stores_nothing(server: tuple[str, int]) -> None:
+    chunk = b"x" * 65536
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(20)) + b"0\r\n\r\n"
+    head = b"POST /__admin/licenses HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    answer = raw(server, head + b"Transfer-Encoding: chunked\r\n\r\n" + body)
+    assert_json_refusal(*answer, 413)
+    small = json.dumps({"authLevel": "system", "tag": "chunked"}).encode()
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(small), small)
+    status, _, created = raw(server, head + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunked)
+    assert status == 201, created
+    licenses = httpx.get(f"http://{server[0]}:{server[1]}/__admin/licenses").json()
+    assert [record["tag"] for record in licenses].count("chunked") == 1
+
+
+def test_405_names_the_allowed_methods(server: tuple[str, int]) -> None:
+    response = httpx.delete(f"http://{server[0]}:{server[1]}/events/healthz")
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET"}
+    assert response.json()["statusCode"] == 405
