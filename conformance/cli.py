@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any, TextIO
 
@@ -37,7 +38,7 @@ def _target(args: argparse.Namespace) -> Target:
     from conformance.mock_target import provision
 
     if args.provision_mock:
-        target = provision(args.target, expiring_in=args.expiring_in)
+        target = provision(args.target, expiring_in=args.expiring_in, admin_token=args.admin_token)
     elif args.credentials:
         target = load_credentials(args.credentials, args.target)
     else:
@@ -110,6 +111,13 @@ def add_conform_command(commands: Any) -> None:
         "--provision-mock",
         action="store_true",
         help="--target is an eventdouble mock: create every credential through its admin API",
+    )
+    parser.add_argument(
+        "--admin-token",
+        metavar="TOKEN",
+        default=os.environ.get("EVENTDOUBLE_ADMIN_TOKEN"),
+        help="with --provision-mock: the mock's admin token, if it has one (eventdouble serve prints it on a "
+        "non-loopback address; default: EVENTDOUBLE_ADMIN_TOKEN)",
     )
     parser.add_argument(
         "--write-credentials",

@@ -39,12 +39,13 @@ def _rsa(bits: int) -> rsa.RSAPrivateKey:
 
 
 class _Admin:
-    def __init__(self, base_url: str, http: httpx.Client) -> None:
+    def __init__(self, base_url: str, http: httpx.Client, token: str | None = None) -> None:
         self.base_url, self.http = base_url.rstrip("/"), http
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            response = self.http.post(f"{self.base_url}/__admin{path}", json=body)
+            response = self.http.post(f"{self.base_url}/__admin{path}", json=body, headers=self.headers)
         except httpx.TransportError as exc:
             raise ConformanceError(f"cannot reach the mock's admin API at {self.base_url}: {exc}") from exc
         if response.status_code != 201:
@@ -62,8 +63,16 @@ class _Admin:
         return private
 
 
-def provision(base_url: str, http: httpx.Client | None = None, *, expiring_in: float | None = None) -> Target:
+def provision(
+    base_url: str,
+    http: httpx.Client | None = None,
+    *,
+    expiring_in: float | None = None,
+    admin_token: str | None = None,
+) -> Target:
     """Create licenses of every role and 10Duke client keys on the mock at ``base_url``.
+
+    ``admin_token`` is the mock's admin token, if it has one (``eventdouble serve`` prints it).
 
     The target's ``expiring_license`` makes a license expiring a few seconds ahead when the
     check needs it; ``expiring_in`` also writes one into the credentials (for a file used later).
@@ -71,7 +80,7 @@ def provision(base_url: str, http: httpx.Client | None = None, *, expiring_in: f
     own = http is None
     http = http or httpx.Client(timeout=30)
     try:
-        admin = _Admin(base_url, http)
+        admin = _Admin(base_url, http, admin_token)
         scoped = {"tenantId": TENANT, "communityId": COMMUNITY}
         licenses = {
             "system": admin.license("system"),
@@ -87,7 +96,9 @@ def provision(base_url: str, http: httpx.Client | None = None, *, expiring_in: f
             expiry = round(time.time() + seconds, 3)  # milliseconds, as a credentials file holds it
             with httpx.Client(timeout=30) as fresh:
                 # written with a +02:00 offset: the server must honour it, not read the clock time as UTC
-                key = _Admin(base_url, fresh).license("community", expiry=_iso(expiry, plus_two_hours=True), **scoped)
+                key = _Admin(base_url, fresh, admin_token).license(
+                    "community", expiry=_iso(expiry, plus_two_hours=True), **scoped
+                )
             return key, expiry
 
         kosmos = KosmosTarget(

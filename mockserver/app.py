@@ -16,10 +16,11 @@ from mockserver import backend as backend_module
 from mockserver.admin import routes as admin_routes
 from mockserver.error_format import api_of, error_body
 from mockserver.errors import ApiError, PayloadTooLarge, TooManyRequests
+from mockserver.guard import answer_preflight, cors_headers, guard_admin
 from mockserver.journal import JournalEntry
 from mockserver.kosmos import routes as kosmos_routes
 from mockserver.limits import bound_streamed_body, check_headers
-from mockserver.settings import Settings
+from mockserver.settings import load_settings
 from mockserver.spec import SPEC_DIR
 from mockserver.tenduke import routes as tenduke_routes
 
@@ -91,15 +92,21 @@ def _serve_spec(name: str) -> Response:
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build a mock app: defaults, then ``EVENTDOUBLE_*`` environment variables, then ``config``."""
+    """Build a mock app: defaults, then ``EVENTDOUBLE_*`` environment variables, then ``config``.
+
+    Raises :class:`~mockserver.settings.SettingsInvalid` if a setting cannot be used; ``config`` may
+    also hold Flask's own keys (``TESTING``).
+    """
     app = Flask("mockserver")
-    app.config.from_mapping(Settings().as_mapping())
-    app.config.from_prefixed_env("EVENTDOUBLE")
-    if config:
-        app.config.from_mapping(config)
+    given = dict(config or {})
+    flask_keys = {key: given.pop(key) for key in list(given) if key in app.config}  # TESTING and the like
+    app.config.from_mapping(load_settings(given).as_mapping())
+    app.config.from_mapping(flask_keys)
     backend_module.init_app(app)
     app.before_request(check_headers)
     app.before_request(bound_streamed_body)
+    app.before_request(guard_admin)
+    app.before_request(answer_preflight)
 
     app.register_blueprint(kosmos_routes.create_blueprint())
     app.register_blueprint(tenduke_routes.create_blueprint())
@@ -110,5 +117,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(HTTPException, _handle_http_error)
     app.register_error_handler(Exception, _handle_unexpected)
+    app.after_request(cors_headers)
     app.after_request(_journal)
     return app

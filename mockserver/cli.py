@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
+import os
+import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from conformance.cli import add_conform_command
 from eventclient import jws, kosmos_crypto
-from mockserver.cli_client import add_client_commands
+from mockserver.cli_client import add_client_commands, positive_int
 
 __all__ = ["main"]
 
@@ -18,30 +22,79 @@ eventdouble: a mock server with real crypto for the 1Kosmos Events API (ECDH/AES
 and the 10Duke Event Data API (RSA JWS). Run `eventdouble COMMAND --help` for the options of a command."""
 
 
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _serve_config(args: argparse.Namespace) -> dict[str, object]:
+    """The settings the command line gives; the environment and the defaults fill in the rest."""
+    config: dict[str, object] = {}
+    if args.db is not None:
+        config["DATABASE"] = args.db
+    if args.no_admin:
+        config["ADMIN_ENABLED"] = False
+    if args.rate_limit:
+        config["RATE_LIMIT"], config["RATE_LIMIT_WINDOW"] = args.rate_limit
+    if args.cors:
+        config["CORS_ORIGINS"] = args.cors
+    if args.admin_token:
+        config["ADMIN_TOKEN"] = args.admin_token
+    elif not args.admin_open and not _is_loopback(args.host) and not os.environ.get("EVENTDOUBLE_ADMIN_TOKEN"):
+        config["ADMIN_TOKEN"] = secrets.token_urlsafe(24)
+    if args.admin_open:
+        config["ADMIN_TOKEN"], config["ADMIN_HOSTS"] = "", ["*"]
+    return config
+
+
+def _admin_banner(app_config: Mapping[str, Any], base: str, args: argparse.Namespace) -> list[str]:
+    if not app_config["ADMIN_ENABLED"]:
+        return []
+    lines = [f"  admin API            {base}/__admin   (licenses: {base}/__admin/licenses)"]
+    if app_config["ADMIN_TOKEN"]:
+        shown = "(the token you gave)" if args.admin_token else app_config["ADMIN_TOKEN"]
+        lines.append(f"  the admin API needs a token: Authorization: Bearer {shown}")
+    elif args.admin_open and not _is_loopback(args.host):
+        lines.append(
+            "  WARNING: the admin API is served without a token to anyone who can reach this address: "
+            "they can read every license key and register signing keys"
+        )
+    else:
+        lines.append("  the admin API answers this machine only (loopback Host names, no cross-site requests)")
+    return lines
+
+
 def _serve(args: argparse.Namespace) -> int:
     from mockserver import create_app
     from mockserver.backend import backend_of, current_backend
     from mockserver.seed import SeedError, apply_seed, load_seed
     from mockserver.serving import listen, serve_threaded, serve_workers
+    from mockserver.settings import SettingsInvalid, unknown_variables
 
-    if args.workers < 1:
-        print("eventdouble: --workers must be at least 1", file=sys.stderr)
-        return 2
-    if args.workers > 1 and args.db == ":memory:":
-        print("eventdouble: --workers needs a database file (each worker would get its own :memory:)", file=sys.stderr)
-        return 2
+    for name in unknown_variables(os.environ):
+        print(f"eventdouble: warning: {name} is not a setting of the mock; ignored", file=sys.stderr)
     try:
         seed = load_seed(args.seed) if args.seed else None
     except SeedError as exc:
         print(f"eventdouble: {exc}", file=sys.stderr)
         return 2
-    config: dict[str, object] = {"DATABASE": args.db, "ADMIN_ENABLED": not args.no_admin}
-    if args.rate_limit:
-        config["RATE_LIMIT"], config["RATE_LIMIT_WINDOW"] = args.rate_limit
+    config = _serve_config(args)
     try:
         app = create_app(config)
+    except SettingsInvalid as exc:
+        print(f"eventdouble: invalid setting: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # noqa: BLE001 - a bad --db path or a corrupt file: say it, no traceback
-        print(f"eventdouble: cannot open database {args.db}: {exc}", file=sys.stderr)
+        database = config.get("DATABASE") or os.environ.get("EVENTDOUBLE_DATABASE", "eventdouble.sqlite")
+        print(f"eventdouble: cannot open database {database}: {exc}", file=sys.stderr)
+        return 2
+    database = str(app.config["DATABASE"])
+    if args.workers > 1 and database == ":memory:":
+        print("eventdouble: --workers needs a database file (each worker would get its own :memory:)", file=sys.stderr)
         return 2
     with app.app_context():
         backend = current_backend()
@@ -59,17 +112,20 @@ def _serve(args: argparse.Namespace) -> int:
         clients = len(backend.tenduke.clients())
     try:
         sock = listen(args.host, args.port)
-    except OSError as exc:
-        print(f"eventdouble: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+    except (OSError, OverflowError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(f"eventdouble: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
         return 2
     base = f"http://{args.host}:{sock.getsockname()[1]}"
     mode = f"{args.workers} gunicorn worker(s)" if args.workers > 1 else "one process"
-    print(f"eventdouble mock serving on {base} (database: {args.db}; {mode})")
+    print(f"eventdouble mock serving on {base} (database: {database}; {mode})")
     print(f"  1Kosmos Events API   {base}/events   (service public key {public_key})")
     print(f"  1Kosmos event query  {base}/reports")
     print(f"  10Duke Event Data    {base}/put, {base}/get/<feed>   ({clients} client key(s) registered)")
-    if not args.no_admin:
-        print(f"  admin API            {base}/__admin   (licenses: {base}/__admin/licenses)")
+    for line in _admin_banner(app.config, base, args):
+        print(line)
+    if app.config["CORS_ORIGINS"]:
+        print(f"  CORS                 the vendor APIs answer pages from {', '.join(app.config['CORS_ORIGINS'])}")
     print(f"  OpenAPI specs        {base}/openapi/kosmos-events.yaml, {base}/openapi/tenduke-events.yaml")
     print("Press Ctrl+C to stop.", flush=True)
     if args.workers == 1:
@@ -100,6 +156,17 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (0 to 65535)")
+    return value
+
+
 def _rate(text: str) -> tuple[int, float]:
     """Parse ``N`` or ``N/SECONDS`` for --rate-limit."""
     count, _, seconds = text.partition("/")
@@ -125,12 +192,31 @@ def build_parser() -> argparse.ArgumentParser:
         "e.g. EVENTDOUBLE_ALLOWED_TIME_SPAN=120.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, loopback only)")
-    serve.add_argument("--port", type=int, default=8080, help="port (default: %(default)s; 0 picks a free one)")
-    serve.add_argument("--db", default="eventdouble.sqlite", help="SQLite file, or :memory: (default: %(default)s)")
+    serve.add_argument("--port", type=port_number, default=8080, help="port (default: %(default)s; 0 picks a free one)")
+    serve.add_argument("--db", help="SQLite file, or :memory: (default: EVENTDOUBLE_DATABASE, or eventdouble.sqlite)")
     serve.add_argument(
         "--seed", metavar="FILE", help="YAML or JSON file of licenses and 10Duke client keys to create on start"
     )
     serve.add_argument("--no-admin", action="store_true", help="do not serve the /__admin API")
+    serve.add_argument(
+        "--admin-token",
+        metavar="TOKEN",
+        help="require Authorization: Bearer TOKEN on the admin API (default: none on loopback; on any other "
+        "--host a random token, printed at start; also EVENTDOUBLE_ADMIN_TOKEN)",
+    )
+    serve.add_argument(
+        "--admin-open",
+        action="store_true",
+        help="serve the admin API without a token and for any Host name, even on a non-loopback --host: "
+        "anyone who can reach the port can then read the license keys and register signing keys",
+    )
+    serve.add_argument(
+        "--cors",
+        metavar="ORIGIN",
+        action="append",
+        help="let pages from ORIGIN (e.g. http://localhost:3000, or *) call the vendor APIs; repeatable; off by "
+        "default. The admin API never answers other origins",
+    )
     serve.add_argument(
         "--rate-limit",
         type=_rate,
@@ -139,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=1,
         help="worker processes under gunicorn (gevent: each serves many connections at once), sharing the "
         "database file (default: %(default)s: one threaded process, for notebooks and quick use; for load "
@@ -165,9 +251,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``eventdouble`` with ``argv`` (default: the process arguments); return the exit status."""
+    """Run ``eventdouble`` with ``argv`` (default: the process arguments); return the exit status.
+
+    Ctrl+C ends with status 130 and one line; output into a closed pipe (``| head -1``) ends quietly.
+    """
     args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        print("eventdouble: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # the reader went away: point stdout at /dev/null so the interpreter's final flush stays quiet
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -22,6 +22,17 @@ class UsageError(Exception):
     """A problem with what the user typed or pointed at: message and exit status 2."""
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
+    return value
+
+
 def _read_text(value: str, what: str) -> str:
     """``value`` itself, or the contents of the file ``@path``."""
     if not value.startswith("@"):
@@ -175,7 +186,9 @@ def add_client_commands(commands: Any) -> None:
     tenduke.add_argument("--base", required=True, help="server root, e.g. http://127.0.0.1:8080")
     tenduke.add_argument("--key", required=True, help="PEM file with the client's RSA private key")
     tenduke.add_argument("--events", required=True, help="JSON, or @file (.json array or JSON lines)")
-    tenduke.add_argument("--batch-size", type=int, default=1000, help="events per /put (default: %(default)s)")
+    tenduke.add_argument(
+        "--batch-size", type=positive_int, default=1000, help="events per /put, at least 1 (default: %(default)s)"
+    )
     tenduke.add_argument("--algorithm", default="RS256", choices=["RS256", "RS384", "RS512"])
     tenduke.set_defaults(run=_guarded(_send_tenduke))
 

@@ -97,13 +97,13 @@ def test_reset_keeps_credentials_unless_all(client: FlaskClient, signer: KosmosS
     license_key = make_license("system")
     assert signer.put_event(license_key).status_code == 200
     public_key = client.get("/events/publickeys").json["publicKey"]
-    assert client.post("/__admin/reset").status_code == 204
+    assert client.post("/__admin/reset", json={}).status_code == 204
     assert stored_events(client) == []
     assert [e["path"] for e in client.get("/__admin/journal").json] == ["/__admin/reset", "/__admin/events"]
     assert client.get("/events/publickeys").json["publicKey"] == public_key
     assert signer.put_event(license_key).status_code == 200
 
-    assert client.post("/__admin/reset?all=true").status_code == 204
+    assert client.post("/__admin/reset?all=true", json={}).status_code == 204
     assert client.get("/__admin/licenses").json == []
     assert client.get("/events/publickeys").json["publicKey"] != public_key
     assert stored_events(client) == []
@@ -164,8 +164,8 @@ def test_tenduke_events_in_admin_and_reset(client: FlaskClient, clock: Clock) ->
     assert len(tenduke_events(client)) == 3
     assert [e["eventType"] for e in tenduke_events(client, eventSourceId="a")] == ["x", "y"]
     assert len(tenduke_events(client, eventType="x")) == 2
-    client.post("/__admin/reset")
+    client.post("/__admin/reset", json={})
     assert tenduke_events(client) == []
     assert len(client.get("/__admin/tenduke/clients").json) == 1
-    client.post("/__admin/reset?all=true")
+    client.post("/__admin/reset?all=true", json={})
     assert client.get("/__admin/tenduke/clients").json == []

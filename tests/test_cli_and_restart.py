@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -240,7 +241,6 @@ def test_processes_starting_together_share_one_service_key(tmp_path: Path) -> No
     ("args", "message"),
     [
         (["--workers", "2", "--db", ":memory:"], "needs a database file"),
-        (["--workers", "0"], "at least 1"),
     ],
 )
 def test_bad_worker_options_are_reported(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
@@ -290,3 +290,108 @@ def test_database_file_is_private(tmp_path: Path) -> None:
     path = tmp_path / "mock.sqlite"
     Database(str(path)).close()
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+# --- issue 11 finding 15: settings validated at start, one line and no traceback -----------------------
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mockserver.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        input=stdin,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("EVENTDOUBLE_ALLOWED_TIME_SPAN", "abc"),
+        ("EVENTDOUBLE_ALLOWED_TIME_SPAN", "-5"),
+        ("EVENTDOUBLE_REPLAY_PROTECTION", "maybe"),
+        ("EVENTDOUBLE_SQLITE_SYNCHRONOUS", "sometimes"),
+        ("EVENTDOUBLE_MAX_CONTENT_LENGTH", "1e9"),
+        ("EVENTDOUBLE_RATE_LIMIT_WINDOW", "0"),
+    ],
+)
+def test_a_bad_setting_stops_the_mock_at_start_in_one_line(tmp_path: Path, name: str, value: str) -> None:
+    result = run_cli("serve", "--db", str(tmp_path / "m.sqlite"), "--port", "0", env={name: value})
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert name.removeprefix("EVENTDOUBLE_") in result.stderr
+
+
+def test_environment_settings_are_not_overridden_by_the_command_line_defaults(tmp_path: Path) -> None:
+    db = tmp_path / "from-env.sqlite"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("EVENTDOUBLE_DATABASE", str(db))
+        env.setenv("EVENTDOUBLE_ADMIN_ENABLED", "false")
+        env.setenv("EVENTDOUBLE_FAULTS", "accept_replays")
+        process, url, banner = start_server()
+    try:
+        assert f"database: {db}" in banner
+        assert "/__admin" not in banner
+        assert httpx.get(f"{url}/__admin/licenses").status_code == 404
+        assert db.exists()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
+        if process.stdout:
+            process.stdout.close()
+
+
+def test_an_unknown_variable_is_named_not_obeyed(tmp_path: Path) -> None:
+    missing_seed = str(tmp_path / "no-such-seed.yaml")  # stops right after the settings are read
+    result = run_cli("serve", "--seed", missing_seed, env={"EVENTDOUBLE_FAULTS": "x"})
+    assert "EVENTDOUBLE_FAULTS is not a setting" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["serve", "--port", "99999"],
+        ["serve", "--port", "http"],
+        ["serve", "--workers", "0"],
+        ["send", "tenduke", "--base", "http://127.0.0.1:9", "--key", "k.pem", "--events", "[]", "--batch-size", "0"],
+    ],
+)
+def test_bad_options_are_one_line_without_a_traceback(args: list[str]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("eventdouble")
+
+
+def test_output_into_a_closed_pipe_ends_quietly() -> None:
+    shell = f"{sys.executable} -m mockserver.cli keys tenduke --bits 2048 | head -1"
+    result = subprocess.run(shell, shell=True, capture_output=True, text=True, timeout=60)
+    assert result.stdout.startswith("-----BEGIN")
+    assert result.stderr == "", result.stderr
+
+
+def test_ctrl_c_during_a_command_is_one_line(tmp_path: Path) -> None:
+    from eventclient import jws
+
+    key = tmp_path / "client.pem"
+    key.write_text(jws.generate_rsa_keypair(2048).private_pem)
+    with socket.socket() as silent:  # accepts the connection, never answers: the client waits
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        base = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        event = '{"eventSourceId": "s", "eventType": "t"}'
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mockserver.cli", "send", "tenduke", "--base", base, "--key", str(key),
+             "--events", event],
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        time.sleep(3)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "Traceback" not in err and "interrupted" in err

@@ -109,7 +109,7 @@ def test_a_nul_in_a_header_is_refused_in_json(server: tuple[str, int]) -> None:
 def test_a_chunked_body_over_the_limit_is_413_and_stores_nothing(server: tuple[str, int]) -> None:
     chunk = b"x" * 65536
     body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(20)) + b"0\r\n\r\n"
-    head = b"POST /__admin/licenses HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    head = b"POST /__admin/licenses HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
     answer = raw(server, head + b"Transfer-Encoding: chunked\r\n\r\n" + body)
     assert_json_refusal(*answer, 413)
     small = json.dumps({"authLevel": "system", "tag": "chunked"}).encode()

@@ -64,7 +64,7 @@ def get_healthz() -> Response:
         "status": "all services operational",
         "publicKey": current_backend().kosmos.primary_key().public_key,
         "code": "200",
-        "version": f"{current_app.config['VERSION']}.{current_app.config.get('COMMIT', 'dev')}.{BUILD_TIME}",
+        "version": f"{current_app.config['VERSION']}.{current_app.config['COMMIT']}.{BUILD_TIME}",
     }
     if "synthetic-heartbeat" in validated().header:
         body["syntheticheartbeatId"] = str(uuid.uuid4())
