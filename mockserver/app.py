@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from mockserver import backend as backend_module
 from mockserver.admin import routes as admin_routes
 from mockserver.error_format import api_of, error_body
-from mockserver.errors import ApiError, PayloadTooLarge, TooManyRequests
+from mockserver.errors import ApiError, PayloadTooLarge
 from mockserver.guard import answer_preflight, cors_headers, guard_admin
 from mockserver.journal import JournalEntry
 from mockserver.kosmos import routes as kosmos_routes
@@ -45,7 +45,7 @@ def _handle_api_error(exc: ApiError) -> Response:
         response.status_code = exc.status
         return response
     response = _render(exc.status, exc.message, exc.code if type(exc).code != ApiError.code else None)
-    if isinstance(exc, TooManyRequests):
+    if exc.retry_after is not None:
         response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     return response
 

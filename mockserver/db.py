@@ -10,11 +10,36 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Database", "equality_filters"]
+from mockserver.errors import ApiError, StorageBusy, StorageFull, StorageUnavailable
+
+__all__ = ["Database", "equality_filters", "storage_error"]
+
+
+def storage_error(exc: sqlite3.Error) -> ApiError | None:
+    """The refusal a SQLite failure means for the caller (507 full, 503 busy or I/O); None if it is a bug."""
+    text = str(exc).lower()
+    if "full" in text:
+        return StorageFull("the mock's database is full (no disk space, or its size limit): nothing was stored")
+    if "locked" in text or "busy" in text:
+        return StorageBusy("the mock's database is busy with another writer: nothing was stored; retry")
+    if "disk i/o" in text or "readonly" in text or "unable to open" in text or "malformed" in text:
+        return StorageUnavailable(f"the mock cannot write its database ({text}): nothing was stored")
+    return None
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        refusal = storage_error(exc)
+        if refusal is None:
+            raise
+        raise refusal from exc
 
 
 def equality_filters(pairs: Sequence[tuple[str, Any]]) -> tuple[str, list[Any]]:
@@ -57,20 +82,48 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run statements atomically; committed (and durable) when the block ends without error."""
-        with self._lock:
+        """Run statements atomically; committed (and durable) when the block ends without error.
+
+        A full disk, a busy database or an I/O error becomes a 507 or 503 refusal
+        (:func:`storage_error`), after the transaction is rolled back: nothing half-written stays.
+        """
+        with self._lock, _translated():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL)
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run one read statement and return its rows."""
-        with self._lock:
+        with self._lock, _translated():
             return self._conn.execute(sql, params).fetchall()
+
+    def query_within(
+        self, sql: str, params: Sequence[Any], budget: int, size_of: Callable[[sqlite3.Row], int]
+    ) -> list[sqlite3.Row]:
+        """The rows of a read statement, in order, while their sizes add up to at most ``budget``.
+
+        The first row is always returned, whatever its size, so a reader paging through always
+        moves on. Rows are fetched a few at a time, so no more than the budget is held.
+        """
+        rows: list[sqlite3.Row] = []
+        used = 0
+        with self._lock, _translated():
+            cursor = self._conn.execute(sql, params)
+            try:
+                while batch := cursor.fetchmany(16):
+                    for row in batch:
+                        used += size_of(row)
+                        if rows and used > budget:
+                            return rows
+                        rows.append(row)
+            finally:
+                cursor.close()
+        return rows
 
     def close(self) -> None:
         """Close the connection."""

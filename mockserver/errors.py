@@ -8,6 +8,9 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "RequestValidationError",
+    "StorageBusy",
+    "StorageFull",
+    "StorageUnavailable",
     "TooManyRequests",
     "UnsupportedMediaType",
 ]
@@ -18,6 +21,8 @@ class ApiError(Exception):
 
     status = 400
     code = "bad_request"
+    retry_after: float | None = None
+    """Seconds after which a retry may succeed, sent as ``Retry-After``; None for no header."""
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
@@ -71,3 +76,26 @@ class TooManyRequests(ApiError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class StorageFull(ApiError):
+    """The database cannot grow (disk full, or its size limit): nothing of the request was stored."""
+
+    status = 507
+    code = "insufficient_storage"
+
+
+class StorageBusy(ApiError):
+    """The database stayed locked by another writer for longer than the busy timeout."""
+
+    status = 503
+    code = "service_unavailable"
+    retry_after = 1.0
+
+
+class StorageUnavailable(ApiError):
+    """The database cannot be read or written (an I/O error): nothing of the request was stored."""
+
+    status = 503
+    code = "service_unavailable"
+    retry_after = 5.0

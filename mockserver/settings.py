@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     MAX_CONTENT_LENGTH: int = Field(1024 * 1024, ge=1)
     """Largest request body in bytes; larger bodies get 413."""
 
+    MAX_PAGE_BYTES: int = Field(8 * 1024 * 1024, ge=1024)
+    """Most bytes of events in one 10Duke feed page or admin listing (a page holds at least one
+    event); the feed's instructions continue exactly after the last event on the page."""
+
     MAX_EVENTS_PER_PUT: int = Field(1000, ge=1)
     """Most 10Duke events in one ``/put``; more get 413."""
 

@@ -301,3 +301,95 @@ def test_put_decodes_and_hashes_once_whatever_the_number_of_keys(client: FlaskCl
     assert decode.call_count == 3  # header, payload, signature: once each
     assert digest.call_count == 1
     assert tenduke_events(client) == []
+
+
+# --- finding 11: a full disk is a 507 in the API's format, and the write is not acknowledged --------
+
+
+def _fill_until_refused(send: Any, limit: int = 400) -> tuple[int, Any]:
+    for sent in range(limit):
+        response = send(sent)
+        if response.status_code != 200:
+            return sent, response
+    raise AssertionError(f"{limit} writes were all accepted")
+
+
+def test_a_full_database_is_507_and_nothing_half_stored(tmp_path: Path, clock: Any) -> None:
+    from mockserver import create_app
+    from mockserver.backend import backend_of
+    from tests.conftest import KosmosSigner, TenDukeSigner
+
+    app = create_app({"DATABASE": str(tmp_path / "full.sqlite"), "CLOCK": clock})
+    client = app.test_client()
+    kosmos, tenduke = KosmosSigner(client, clock), TenDukeSigner(client, clock)
+    license_key = client.post("/__admin/licenses", json={"authLevel": "system"}).json["licenseKey"]
+    with app.app_context():
+        pages = backend_of(app).db.query("PRAGMA page_count")[0][0]
+        backend_of(app).db.query(f"PRAGMA max_page_count = {pages + 8}")  # a disk with 32 KiB left
+    pad = "x" * 3000
+    stored, refused = _fill_until_refused(lambda n: kosmos.put_event(license_key, name=f"E_{n}", pad=pad))
+    assert refused.status_code == 507
+    assert set(refused.json) == {"statusCode", "error", "message"} and "full" in refused.json["message"]
+    assert len(stored_events(client)) == stored
+    before = len(tenduke_events(client))
+    response = tenduke.put([{"eventSourceId": "s", "eventType": "t", "pad": pad * 10}])
+    assert response.status_code == 507 and set(response.json) == {"error", "message"}
+    assert len(tenduke_events(client)) == before
+    assert client.get("/events/healthz").status_code == 200  # reads still work
+
+
+def test_a_busy_database_is_503_with_retry_after(client: FlaskClient, tenduke: TenDukeSigner) -> None:
+    import sqlite3
+    from unittest import mock
+
+    from mockserver.backend import backend_of
+
+    db = backend_of(client.application).db
+    real = db._conn
+    busy = mock.Mock(wraps=real)
+    busy.execute.side_effect = lambda sql, *a: (
+        (_ for _ in ()).throw(sqlite3.OperationalError("database is locked"))
+        if sql == "COMMIT"
+        else real.execute(sql, *a)
+    )
+    busy.in_transaction = True
+    with mock.patch.object(db, "_conn", busy):
+        response = tenduke.put({"eventSourceId": "s", "eventType": "t"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert tenduke_events(client) == []
+
+
+# --- finding 8: pages and admin listings are bounded by bytes, and the feed stays exact ---------------
+
+
+def test_feed_pages_are_bounded_by_bytes_and_a_reader_still_gets_every_event(clock: Any) -> None:
+    from mockserver import create_app
+    from tests.conftest import TenDukeSigner
+
+    client = create_app({"DATABASE": ":memory:", "CLOCK": clock, "MAX_PAGE_BYTES": 4096}).test_client()
+    tenduke = TenDukeSigner(client, clock)
+    events = [{"eventSourceId": "big", "eventType": "t", "n": n, "pad": "x" * 900} for n in range(20)]
+    events.insert(7, {"eventSourceId": "big", "eventType": "t", "n": "huge", "pad": "y" * 10_000})
+    assert tenduke.put(events).status_code == 200
+    seen, url, sizes = [], "/get/big?after=0&maxEventCount=100", []
+    for _ in range(40):
+        page = tenduke.get(url)
+        assert page.status_code == 200
+        body = page.json
+        found = body["objects"][1:-1]
+        assert body["count"] == len(found)
+        if not found:
+            break
+        sizes.append(len(found))
+        assert len(found) == 1 or sum(len(json.dumps(e)) for e in found) <= 4096 + 200 * len(found)
+        seen.extend(e["n"] for e in found)
+        url = body["objects"][-1]["url"] + "&maxEventCount=100"
+    assert seen == [e["n"] for e in events]  # every event once, in order, the huge one alone on its page
+    assert max(sizes) <= 4 and 1 in sizes
+    order = [e["n"] for e in events]
+    for newest in (
+        tenduke.get("/get/big?newest=true&maxEventCount=100").json["objects"][1:-1],
+        client.get("/__admin/events?api=tenduke&limit=100000").json,
+    ):
+        assert 2 <= len(newest) <= 4 and [e["n"] for e in newest] == order[-len(newest) :]

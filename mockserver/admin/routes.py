@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 from eventclient.exceptions import CryptoError
 from mockserver.backend import current_backend
@@ -77,9 +77,13 @@ def delete_tenduke_client(clientId: str) -> Response:  # noqa: N803
 def list_events() -> Response:
     query = validated().query
     backend = current_backend()
+    budget = int(current_app.config["MAX_PAGE_BYTES"])
     if query["api"] == "tenduke":
         events = backend.tenduke.events(
-            source_id=query.get("eventSourceId"), event_type=query.get("eventType"), limit=query["limit"]
+            source_id=query.get("eventSourceId"),
+            event_type=query.get("eventType"),
+            limit=query["limit"],
+            max_bytes=budget,
         )
     else:
         events = backend.kosmos.events(
@@ -87,6 +91,7 @@ def list_events() -> Response:
             community_id=query.get("communityId"),
             event_name=query.get("eventName"),
             limit=query["limit"],
+            max_bytes=budget,
         )
     return jsonify(events)
 

@@ -308,14 +308,18 @@ class KosmosStore:
         community_id: str | None = None,
         event_name: str | None = None,
         limit: int = 1000,
+        max_bytes: int = 2**62,
     ) -> list[dict[str, Any]]:
-        """The newest ``limit`` stored events matching the filters, newest last."""
+        """The newest ``limit`` stored events matching the filters that fit in ``max_bytes``, newest last."""
         where, params = equality_filters(
             [("tenant_id", tenant_id), ("community_id", community_id), ("event_name", event_name)]
         )
-        rows = self.db.query(
-            f"SELECT body FROM kosmos_events WHERE {where} ORDER BY id DESC LIMIT ?",
+        rows = self.db.query_within(
+            f"SELECT body, LENGTH(CAST(body AS BLOB)) AS size FROM kosmos_events WHERE {where} "
+            "ORDER BY id DESC LIMIT ?",
             [*params, limit],
+            max_bytes,
+            lambda row: int(row["size"]),
         )
         return [json.loads(r["body"]) for r in reversed(rows)]
 

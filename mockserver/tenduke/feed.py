@@ -69,14 +69,16 @@ def read_page(
     before: int | None,
     limit: int,
     newest: bool,
+    max_bytes: int = 2**62,
 ) -> FeedPage:
     """Read one page and work out where the older and newer pages start.
 
     With events, the cursors are the first and last ``eventReceived``. On an empty page the
     newer cursor stays where the caller asked (so polling the newer link waits for new events),
-    and the older cursor is the window's upper end.
+    and the older cursor is the window's upper end. A page cut at ``max_bytes`` is exact too: its
+    instructions start from the events it holds.
     """
-    rows = store.page(feed, after=after, before=before, limit=limit, newest=newest)
+    rows = store.page(feed, after=after, before=before, limit=limit, newest=newest, max_bytes=max_bytes)
     if rows:
         older_cursor, newer_cursor = rows[0][0], rows[-1][0]
     else:

@@ -79,6 +79,7 @@ def _feed(feed: FeedKey) -> Response:
         before=query.get("before"),
         limit=query["maxEventCount"],
         newest=query["newest"],
+        max_bytes=int(current_app.config["MAX_PAGE_BYTES"]),
     )
     return Response(page.to_json_text(), mimetype="application/json")
 

@@ -208,18 +208,30 @@ class TenDukeStore:
         return stored
 
     def page(
-        self, feed: FeedKey, *, after: int | None, before: int | None, limit: int, newest: bool
+        self,
+        feed: FeedKey,
+        *,
+        after: int | None,
+        before: int | None,
+        limit: int,
+        newest: bool,
+        max_bytes: int = 2**62,
     ) -> list[tuple[int, str]]:
         """Up to ``limit`` events of ``feed`` strictly between ``after`` and ``before``, oldest first.
 
         The oldest such events, or with ``newest`` the newest ones; each as its ``eventReceived``
-        and its stored JSON text (a page is sent as it is stored, without decoding it).
+        and its stored JSON text (a page is sent as it is stored, without decoding it). The page
+        stops before the event that would take its events over ``max_bytes`` (UTF-8), but holds
+        at least one: the instructions then continue exactly after (or before) the last one.
         """
         where, params = _window(feed, after, before)
         order = "DESC" if newest else "ASC"
-        rows = self.db.query(
-            f"SELECT received, body FROM tenduke_events WHERE {where} ORDER BY received {order} LIMIT ?",
+        rows = self.db.query_within(
+            f"SELECT received, body, LENGTH(CAST(body AS BLOB)) AS size FROM tenduke_events WHERE {where} "
+            f"ORDER BY received {order} LIMIT ?",
             [*params, limit],
+            max_bytes,
+            lambda row: int(row["size"]) + 1,  # the comma between events
         )
         events = [(int(r["received"]), str(r["body"])) for r in rows]
         return events[::-1] if newest else events
@@ -230,13 +242,20 @@ class TenDukeStore:
         return bool(self.db.query(f"SELECT 1 FROM tenduke_events WHERE {where} LIMIT 1", params))
 
     def events(
-        self, source_id: str | None = None, event_type: str | None = None, limit: int = 1000
+        self,
+        source_id: str | None = None,
+        event_type: str | None = None,
+        limit: int = 1000,
+        max_bytes: int = 2**62,
     ) -> list[dict[str, Any]]:
-        """The newest ``limit`` stored events matching the filters, newest last."""
+        """The newest ``limit`` stored events matching the filters that fit in ``max_bytes``, newest last."""
         where, params = equality_filters([("source_id", source_id), ("event_type", event_type)])
-        rows = self.db.query(
-            f"SELECT body FROM tenduke_events WHERE {where} ORDER BY received DESC LIMIT ?",
+        rows = self.db.query_within(
+            f"SELECT body, LENGTH(CAST(body AS BLOB)) AS size FROM tenduke_events WHERE {where} "
+            "ORDER BY received DESC LIMIT ?",
             [*params, limit],
+            max_bytes,
+            lambda row: int(row["size"]),
         )
         return [json.loads(r["body"]) for r in reversed(rows)]
 
