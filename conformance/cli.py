@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from conformance.core import CHECKS, CheckResult, ConformanceError, Target
-from conformance.report import Report
-from conformance.runner import run
+if TYPE_CHECKING:  # the kit (schemathesis, hypothesis) is imported only when `conform` runs
+    from conformance.core import CheckResult, Target
+    from conformance.report import Report
 
 __all__ = ["add_conform_command"]
 
@@ -34,6 +34,7 @@ class Progress:
 
 
 def _target(args: argparse.Namespace) -> Target:
+    from conformance.core import ConformanceError
     from conformance.credentials import load_credentials
     from conformance.mock_target import provision
 
@@ -48,6 +49,9 @@ def _target(args: argparse.Namespace) -> Target:
 
 
 def _conform(args: argparse.Namespace) -> int:
+    from conformance.core import CHECKS, ConformanceError
+    from conformance.runner import run
+
     if args.list:
         for name, registered in CHECKS.items():
             needs = f"  [needs {', '.join(registered.needs)}]" if registered.needs else ""
@@ -139,7 +143,8 @@ def add_conform_command(commands: Any) -> None:
         "--api",
         choices=["kosmos", "tenduke", "all"],
         default="all",
-        help="the API to test (default: each one the credentials file has a section for)",
+        help="the API to test: kosmos (1Kosmos Events), tenduke (10Duke Event Data) or all (default: each "
+        "one the credentials file has a section for; with --against-mock, both)",
     )
     parser.add_argument("--check", action="append", metavar="NAME", help="run only this check (repeatable)")
     parser.add_argument("--list", action="store_true", help="list the checks, their rule family and needs, and exit")

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 import yaml
@@ -26,7 +26,8 @@ from mockserver.fastschema import fast_validator
 
 __all__ = ["SPEC_DIR", "OpenApiSpec", "Operation", "ValidatedRequest", "load_spec"]
 
-SPEC_DIR = Path(__file__).resolve().parent.parent / "openapi"
+SPEC_DIR = resources.files("eventdouble.openapi")
+"""The specs: ``openapi/`` at the repository root, shipped in the wheel as package data."""
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 MAX_MESSAGE = 300
 
@@ -301,7 +302,5 @@ def _describe(error: ValidationError, where: str) -> str:
 @cache
 def load_spec(name: str) -> OpenApiSpec:
     """Load ``openapi/<name>.yaml`` (cached: specs do not change while the process runs)."""
-    path = SPEC_DIR / f"{name}.yaml"
-    with path.open(encoding="utf-8") as handle:
-        document = yaml.safe_load(handle)
+    document = yaml.safe_load((SPEC_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
     return OpenApiSpec(document, f"urn:eventdouble:{name}")

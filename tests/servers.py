@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -14,7 +15,7 @@ def start_server(*args: str) -> tuple[subprocess.Popen[str], str, str]:
     """Run ``eventdouble serve --port 0 ARGS``; once it serves, return the process, its base URL
     and what it printed before it listened."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "mockserver.cli", "serve", "--port", "0", *args],
+        [sys.executable, "-m", "eventdouble", "serve", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -38,3 +39,11 @@ def write_seed(path: Path, license_key: str, tenduke_public_pem: str) -> Path:
         "tendukeClients": [{"publicKeyPem": tenduke_public_pem}],
     }))  # fmt: skip
     return path
+
+
+def stop_server(process: subprocess.Popen[str]) -> None:
+    """Stop a server from :func:`start_server` as Ctrl+C would, and close its output pipe."""
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=15)
+    if process.stdout:
+        process.stdout.close()

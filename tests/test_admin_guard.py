@@ -5,7 +5,6 @@ accepted twin, and a refused write leaves the state as it was."""
 from __future__ import annotations
 
 import re
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from mockserver import create_app
-from tests.servers import start_server
+from tests.servers import start_server, stop_server
 
 LICENSE = {"authLevel": "system", "tag": "guard"}
 
@@ -165,10 +164,7 @@ def test_serve_on_a_non_loopback_address_requires_a_printed_token(tmp_path: Path
         good = httpx.get(f"{base}/__admin/licenses", headers={"Authorization": f"Bearer {token}"})
         assert good.status_code == 200 and len(good.json()) == 1  # the development license only
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=10)
-        if process.stdout:
-            process.stdout.close()
+        stop_server(process)
 
 
 def test_serve_with_a_chosen_token_and_with_an_explicit_opt_out(tmp_path: Path) -> None:
@@ -180,19 +176,13 @@ def test_serve_with_a_chosen_token_and_with_an_explicit_opt_out(tmp_path: Path) 
         assert "my-own-token-123" not in banner  # the user knows it; it is not printed
         assert httpx.get(f"{base}/__admin/licenses", headers={"Authorization": "Bearer my-own-token-123"}).is_success
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=10)
-        if process.stdout:
-            process.stdout.close()
+        stop_server(process)
     process, url, banner = start_server("--host", "0.0.0.0", "--db", str(tmp_path / "m.sqlite"), "--admin-open")
     try:
         assert "WARNING" in banner and "without a token" in banner
         assert httpx.get(url.replace("0.0.0.0", "127.0.0.1") + "/__admin/licenses").status_code == 200
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=10)
-        if process.stdout:
-            process.stdout.close()
+        stop_server(process)
 
 
 def test_the_kit_provisions_a_mock_that_has_a_token(tmp_path: Path) -> None:
@@ -206,7 +196,4 @@ def test_the_kit_provisions_a_mock_that_has_a_token(tmp_path: Path) -> None:
         target = provision(url, admin_token="kit-token-456")
         assert target.kosmos is not None and set(target.kosmos.licenses) >= {"system", "community", "disabled"}
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=10)
-        if process.stdout:
-            process.stdout.close()
+        stop_server(process)

@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from eventclient import kosmos_crypto
-from mockserver.cli import main
+from eventdouble.cli import main
 from tests.independent_kosmos import IndependentCaller
-from tests.servers import start_server
+from tests.servers import start_server, stop_server
 
 
 @contextmanager
@@ -33,10 +33,7 @@ def serving(*args: str) -> Iterator[tuple[str, str]]:
     try:
         yield url, banner
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=10)
-        if process.stdout:
-            process.stdout.close()
+        stop_server(process)
 
 
 def call(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
@@ -299,7 +296,7 @@ def run_cli(
     *args: str, env: dict[str, str] | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mockserver.cli", *args],
+        [sys.executable, "-m", "eventdouble", *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -339,10 +336,7 @@ def test_environment_settings_are_not_overridden_by_the_command_line_defaults(tm
         assert httpx.get(f"{url}/__admin/licenses").status_code == 404
         assert db.exists()
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=10)
-        if process.stdout:
-            process.stdout.close()
+        stop_server(process)
 
 
 def test_an_unknown_variable_is_named_not_obeyed(tmp_path: Path) -> None:
@@ -368,7 +362,7 @@ def test_bad_options_are_one_line_without_a_traceback(args: list[str]) -> None:
 
 
 def test_output_into_a_closed_pipe_ends_quietly() -> None:
-    shell = f"{sys.executable} -m mockserver.cli keys tenduke --bits 2048 | head -1"
+    shell = f"{sys.executable} -m eventdouble keys tenduke --bits 2048 | head -1"
     result = subprocess.run(shell, shell=True, capture_output=True, text=True, timeout=60)
     assert result.stdout.startswith("-----BEGIN")
     assert result.stderr == "", result.stderr
@@ -385,7 +379,7 @@ def test_ctrl_c_during_a_command_is_one_line(tmp_path: Path) -> None:
         base = f"http://127.0.0.1:{silent.getsockname()[1]}"
         event = '{"eventSourceId": "s", "eventType": "t"}'
         process = subprocess.Popen(
-            [sys.executable, "-m", "mockserver.cli", "send", "tenduke", "--base", base, "--key", str(key),
+            [sys.executable, "-m", "eventdouble", "send", "tenduke", "--base", base, "--key", str(key),
              "--events", event],
             stderr=subprocess.PIPE,
             text=True,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from eventdouble.cli import main
 from mockserver import MockServer
-from mockserver.cli import main
 from tests.conftest import rsa_pair
 
 

@@ -14,8 +14,8 @@ from conformance import ConformanceError, KosmosTarget, Target, TenDukeTarget, r
 from conformance.core import CHECKS
 from conformance.credentials import dump_credentials, load_credentials
 from conformance.mock_target import provision
+from eventdouble.cli import main
 from mockserver import MockServer
-from mockserver.cli import main
 from tests.broken_servers import BROKEN, broken_mock
 from tests.conftest import rsa_pair
 

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 def conform(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mockserver.cli", "conform", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "eventdouble", "conform", *args], capture_output=True, text=True, timeout=300
     )
 
 

@@ -12,7 +12,7 @@ import pytest
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = ("mockserver", "eventclient", "conformance")
+SHIPPED = ("eventdouble", "mockserver", "eventclient", "conformance")
 # loaded by pytest only (the suite, and the plugin through its entry point): pytest is there then
 NOT_NEEDED_AT_RUN_TIME = {"conformance/test_suite.py", "mockserver/pytest_plugin.py"}
 OWN = set(SHIPPED)
@@ -47,6 +47,10 @@ def test_every_import_comes_from_a_base_dependency() -> None:
 
 
 @pytest.mark.parametrize("package", SHIPPED)
-def test_packages_are_found_by_setuptools(package: str) -> None:
-    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
-    assert f"{package}*" in include
+def test_every_package_and_data_folder_is_in_the_wheel(package: str) -> None:
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(setuptools["packages"])
+    for init in (ROOT / package).rglob("__init__.py"):
+        assert ".".join(init.parent.relative_to(ROOT).parts) in listed
+    assert {"eventdouble.openapi", "conformance.vectors"} <= listed
+    assert setuptools["package-dir"]["eventdouble.openapi"] == "openapi"  # the specs stay at the root

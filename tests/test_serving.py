@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.servers import start_server
+from tests.servers import start_server, stop_server
 
 MODES = {"one process": [], "2 workers": ["--workers", "2"]}
 
@@ -27,10 +26,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     try:
         yield str(parts.hostname), int(parts.port or 80)
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=15)
-        if process.stdout:
-            process.stdout.close()
+        stop_server(process)
 
 
 def raw(address: tuple[str, int], data: bytes) -> tuple[int, http.client.HTTPMessage, bytes]:
@@ -125,3 +121,39 @@ def test_405_names_the_allowed_methods(server: tuple[str, int]) -> None:
     assert response.status_code == 405
     assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET"}
     assert response.json()["statusCode"] == 405
+
+
+# --- finding 1, served: the echo of any request id spelling is a valid header in both modes ----------
+
+
+@pytest.mark.parametrize(
+    "request_id",
+    [
+        '{\n  "ts": %d,\n  "uuid": "%s",\n  "appid": "pretty"\n}',
+        '{"ts": %d, "uuid": "%s", "appid": "日本\\r\\n"}',
+        '{"ts": %d, "uuid": "%s", "appid": "日本"}',
+    ],
+    ids=["newlines", "CR LF escaped", "raw UTF-8"],
+)
+def test_any_request_id_is_answered_once_and_stored_once(server: tuple[str, int], request_id: str) -> None:
+    import uuid
+
+    from eventclient import kosmos_crypto
+
+    base = f"http://{server[0]}:{server[1]}"
+    license_key = httpx.post(f"{base}/__admin/licenses", json={"authLevel": "system"}).json()["licenseKey"]
+    caller = kosmos_crypto.generate_keypair()
+    key = kosmos_crypto.shared_key(caller.private_key, httpx.get(f"{base}/events/publickeys").json()["publicKey"])
+    name = f"E_ECHO_{uuid.uuid4().hex[:8]}"
+    text = request_id % (int(time.time()), uuid.uuid4())
+    headers = {
+        "publickey": caller.public_key,
+        "licensekey": kosmos_crypto.encrypt(license_key, key),
+        "requestid": kosmos_crypto.encrypt(text.encode(), key),
+    }
+    body = {"data": kosmos_crypto.encrypt('{"type": "echo"}', key)}
+    response = httpx.put(f"{base}/events/tenant/t/community/c/event/{name}", headers=headers, json=body, timeout=10)
+    assert response.status_code == 200
+    assert json.loads(response.headers["requestid"]) == json.loads(text)
+    stored = httpx.get(f"{base}/__admin/events", params={"api": "kosmos", "eventName": name}).json()
+    assert len(stored) == 1

@@ -8,12 +8,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from tqdm import tqdm
-
-from eventclient import KosmosClient, TenDukeClient
-from eventclient.exceptions import ApiError, ClientError, CryptoError
+if TYPE_CHECKING:  # imported when a command runs, not for --help
+    from eventclient import TenDukeClient
 
 __all__ = ["add_client_commands"]
 
@@ -58,6 +56,9 @@ def _key(path: str) -> str:
 
 
 def _tenduke_client(args: argparse.Namespace) -> TenDukeClient:
+    from eventclient import TenDukeClient
+    from eventclient.exceptions import CryptoError
+
     try:
         return TenDukeClient(args.base, _key(args.key), args.algorithm)
     except CryptoError as exc:
@@ -68,6 +69,8 @@ def _send_kosmos(args: argparse.Namespace) -> int:
     data = _json(_read_text(args.data, "data"), "--data")
     if not isinstance(data, dict):
         raise UsageError("--data must be a JSON object (the event, with at least a 'type')")
+    from eventclient import KosmosClient
+
     with KosmosClient(args.base, args.license, app_id="eventdouble-cli") as client:
         client.put_event(args.tenant, args.community, args.event, data, encrypt=not args.plain)
     print(f"stored {args.event} for tenant {args.tenant}, community {args.community}")
@@ -116,6 +119,8 @@ def _send_tenduke(args: argparse.Namespace) -> int:
             value = _json(args.events, "--events")
             events = value if isinstance(value, list) else [value]
             batches, total = iter([events]), len(events)
+        from tqdm import tqdm
+
         bar = stack.enter_context(tqdm(total=total, unit="event", file=sys.stderr, disable=None if total > 1 else True))
         for batch in batches:
             client.put(batch)
@@ -146,6 +151,8 @@ def _guarded(run: Any) -> Any:
     """Run a client command; turn refusals and unreachable servers into one clear line."""
 
     def wrapper(args: argparse.Namespace) -> int:
+        from eventclient.exceptions import ApiError, ClientError
+
         try:
             return int(run(args))
         except UsageError as exc:

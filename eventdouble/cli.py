@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from conformance.cli import add_conform_command
-from eventclient import jws, kosmos_crypto
-from mockserver.cli_client import add_client_commands, positive_int
+from eventdouble import __version__
+from eventdouble.cli_client import add_client_commands, positive_int
 
 __all__ = ["main"]
 
@@ -137,6 +137,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _keys(args: argparse.Namespace) -> int:
+    from eventclient import jws, kosmos_crypto
+
     if args.api == "tenduke":
         if args.bits < jws.MIN_RSA_BITS:
             print(f"eventdouble: --bits must be at least {jws.MIN_RSA_BITS}", file=sys.stderr)
@@ -182,6 +184,7 @@ def _rate(text: str) -> tuple[int, float]:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``eventdouble``."""
     parser = argparse.ArgumentParser(prog="eventdouble", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"eventdouble {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     serve = commands.add_parser(
