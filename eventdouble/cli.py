@@ -54,7 +54,10 @@ def _serve_config(args: argparse.Namespace) -> dict[str, object]:
 def _admin_banner(app_config: Mapping[str, Any], base: str, args: argparse.Namespace) -> list[str]:
     if not app_config["ADMIN_ENABLED"]:
         return []
-    lines = [f"  admin API            {base}/__admin   (licenses: {base}/__admin/licenses)"]
+    lines = [
+        f"  admin API            {base}/__admin   (licenses: {base}/__admin/licenses)",
+        f"  inspector            {base}/__admin/ui   (recent requests and why they were refused, live)",
+    ]
     if app_config["ADMIN_TOKEN"]:
         shown = "(the token you gave)" if args.admin_token else app_config["ADMIN_TOKEN"]
         lines.append(f"  the admin API needs a token: Authorization: Bearer {shown}")
@@ -116,7 +119,8 @@ def _serve(args: argparse.Namespace) -> int:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         print(f"eventdouble: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
         return 2
-    base = f"http://{args.host}:{sock.getsockname()[1]}"
+    host = f"[{args.host.strip('[]')}]" if ":" in args.host else args.host  # an IPv6 address, as a URL writes it
+    base = f"http://{host}:{sock.getsockname()[1]}"
     mode = f"{args.workers} gunicorn worker(s)" if args.workers > 1 else "one process"
     print(f"eventdouble mock serving on {base} (database: {database}; {mode})")
     print(f"  1Kosmos Events API   {base}/events   (service public key {public_key})")
@@ -126,6 +130,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(line)
     if app.config["CORS_ORIGINS"]:
         print(f"  CORS                 the vendor APIs answer pages from {', '.join(app.config['CORS_ORIGINS'])}")
+    print(f"  API docs             {base}/docs   (Swagger UI, offline)")
     print(f"  OpenAPI specs        {base}/openapi/kosmos-events.yaml, {base}/openapi/tenduke-events.yaml")
     print("Press Ctrl+C to stop.", flush=True)
     if args.workers == 1:

@@ -13,6 +13,7 @@ from flask import Flask, Response, abort, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from mockserver import backend as backend_module
+from mockserver import pages
 from mockserver.admin import routes as admin_routes
 from mockserver.error_format import api_of, error_body
 from mockserver.errors import ApiError, PayloadTooLarge
@@ -71,6 +72,8 @@ def _handle_unexpected(exc: Exception) -> Response:
 
 
 def _journal(response: Response) -> Response:
+    if (request.endpoint or "").startswith("pages."):  # the docs and the inspector are not traffic to inspect
+        return response
     backend = backend_module.current_backend()
     backend.journal.record(
         JournalEntry(
@@ -80,6 +83,8 @@ def _journal(response: Response) -> Response:
             status=response.status_code,
             api=api_of(request.path),
             reason=g.get("refusal") if response.status_code >= 400 else None,
+            request_id=g.get("kosmos_seen", {}).get("request_id"),
+            license_key_id=g.get("kosmos_seen", {}).get("license_key_id"),
         )
     )
     return response
@@ -113,6 +118,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["ADMIN_ENABLED"]:
         app.register_blueprint(admin_routes.create_blueprint())
     app.add_url_rule("/openapi/<name>", "spec", _serve_spec)
+    app.register_blueprint(pages.create_blueprint(admin=bool(app.config["ADMIN_ENABLED"])))
 
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(HTTPException, _handle_http_error)

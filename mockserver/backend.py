@@ -39,7 +39,7 @@ class Backend:
             db=db,
             kosmos=KosmosStore(db, clock),
             tenduke=TenDukeStore(db, clock),
-            journal=Journal(journal_size),
+            journal=Journal(db, journal_size),
             rate=RateLimiter(db, clock),
             clock=clock,
         )

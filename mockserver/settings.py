@@ -67,7 +67,8 @@ class Settings(BaseSettings):
     """Origins (``https://app.example``, or ``*``) whose pages may call the vendor APIs; off by default."""
 
     JOURNAL_SIZE: int = Field(1000, ge=0)
-    """How many recent requests ``/__admin/journal`` keeps (in memory)."""
+    """How many recent requests ``/__admin/journal`` and the inspector keep (in the database, shared by
+    all workers)."""
 
     MAX_CONTENT_LENGTH: int = Field(1024 * 1024, ge=1)
     """Largest request body in bytes; larger bodies get 413."""

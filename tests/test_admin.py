@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -169,3 +170,31 @@ def test_tenduke_events_in_admin_and_reset(client: FlaskClient, clock: Clock) ->
     assert len(client.get("/__admin/tenduke/clients").json) == 1
     client.post("/__admin/reset?all=true", json={})
     assert client.get("/__admin/tenduke/clients").json == []
+
+
+# --- issue 12: the journal is in the database, filtered, and records what a refusal was about -----------
+
+
+def test_the_journal_filters_by_status_and_api(client: FlaskClient, signer: KosmosSigner, make_license: Any) -> None:
+    license_key = make_license("community", tenantId="t1", communityId="c1")
+    assert signer.put_event(license_key).status_code == 200
+    assert signer.put_event(license_key, community="c2").status_code == 403
+    assert client.get("/get/feed").status_code == 401
+    refused = client.get("/__admin/journal?status=403").json
+    assert [(e["status"], e["api"]) for e in refused] == [(403, "kosmos")]
+    license_id = next(r["keyId"] for r in client.get("/__admin/licenses").json if r["licenseKey"] == license_key)
+    assert refused[0]["license_key_id"] == license_id
+    assert json.loads(refused[0]["request_id"])["appid"] == "tests"
+    assert license_key not in json.dumps(client.get("/__admin/journal?limit=1000").json)
+    assert {e["api"] for e in client.get("/__admin/journal?api=tenduke").json} == {"tenduke"}
+    assert client.get("/__admin/journal?status=99").status_code == 400
+
+
+def test_the_journal_keeps_the_newest_entries_only() -> None:
+    from mockserver import create_app
+
+    small = create_app({"DATABASE": ":memory:", "JOURNAL_SIZE": 5}).test_client()
+    for n in range(12):
+        small.get(f"/no-such-{n}")
+    paths = [e["path"] for e in small.get("/__admin/journal?limit=100").json]
+    assert paths == [f"/no-such-{n}" for n in range(7, 12)]

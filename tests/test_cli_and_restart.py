@@ -389,3 +389,18 @@ def test_ctrl_c_during_a_command_is_one_line(tmp_path: Path) -> None:
         _, err = process.communicate(timeout=30)
     assert process.returncode == 130
     assert "Traceback" not in err and "interrupted" in err
+
+
+def test_an_ipv6_host_is_printed_as_a_valid_url(tmp_path: Path) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    try:
+        process, url, banner = start_server("--host", "::1", "--db", str(tmp_path / "v6.sqlite"))
+    except AssertionError as exc:
+        pytest.skip(f"cannot listen on ::1 here: {exc}")
+    try:
+        assert url.startswith("http://[::1]:")
+        assert httpx.get(f"{url}/events/healthz").status_code == 200
+        assert f"{url}/docs" in banner and f"{url}/__admin/ui" in banner
+    finally:
+        stop_server(process)

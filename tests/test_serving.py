@@ -157,3 +157,30 @@ def test_any_request_id_is_answered_once_and_stored_once(server: tuple[str, int]
     assert json.loads(response.headers["requestid"]) == json.loads(text)
     stored = httpx.get(f"{base}/__admin/events", params={"api": "kosmos", "eventName": name}).json()
     assert len(stored) == 1
+
+
+# --- issue 12: one journal for all workers, the pages, IPv6 ----------------------------------------------
+
+
+def test_the_journal_sees_every_request_whichever_worker_served_it(server: tuple[str, int]) -> None:
+    import uuid
+
+    base = f"http://{server[0]}:{server[1]}"
+    marker = uuid.uuid4().hex
+    with httpx.Client() as http:
+        for n in range(20):
+            http.get(f"{base}/no-such-route-{marker}-{n}", headers={"Connection": "close"})
+    entries = httpx.get(f"{base}/__admin/journal", params={"limit": 1000, "status": 404}).json()
+    assert sum(marker in e["path"] for e in entries) == 20
+
+
+def test_the_docs_and_the_index_are_served_by_the_mock(server: tuple[str, int]) -> None:
+    base = f"http://{server[0]}:{server[1]}"
+    docs = httpx.get(f"{base}/docs")
+    assert (
+        docs.status_code == 200 and "swagger-ui-bundle.js" in docs.text and "http" not in docs.text.split("<body>")[1]
+    )
+    assert httpx.get(f"{base}/docs/assets/swagger-ui-bundle.js").status_code == 200
+    assert httpx.get(f"{base}/docs/assets/../../etc/passwd").status_code == 404
+    assert httpx.get(f"{base}/", headers={"Accept": "application/json"}).json()["links"]["docs"] == "/docs"
+    assert "/__admin/ui" in httpx.get(f"{base}/", headers={"Accept": "text/html"}).text

@@ -97,7 +97,8 @@ def list_events() -> Response:
 
 
 def get_journal() -> Response:
-    return jsonify(current_backend().journal.entries(validated().query["limit"]))
+    query = validated().query
+    return jsonify(current_backend().journal.entries(query["limit"], api=query.get("api"), status=query.get("status")))
 
 
 def reset_state() -> Response:

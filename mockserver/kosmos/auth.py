@@ -105,11 +105,16 @@ def echo_text(request_id: dict[str, Any]) -> str:
     return json.dumps(request_id, ensure_ascii=True, separators=(",", ":"))
 
 
-def valid_license(store: KosmosStore, license_key: str, now: float) -> License:
-    """The license with this key, if it exists and is neither disabled nor expired at ``now``."""
+def valid_license(store: KosmosStore, license_key: str, now: float, seen: dict[str, str] | None = None) -> License:
+    """The license with this key, if it exists and is neither disabled nor expired at ``now``.
+
+    ``seen`` gets the license's key id (for the journal), even when the license is refused.
+    """
     record = store.license_by_key(license_key)
     if record is None:
         raise LicenseInvalid("unknown license key")
+    if seen is not None:
+        seen["license_key_id"] = record.key_id
     why = record.refusal(now)
     if why:
         raise LicenseInvalid(why)
@@ -124,11 +129,13 @@ def verify_caller(
     window: float,
     replay_protection: bool = True,
     replay_memory: float = 0,
+    seen: dict[str, str] | None = None,
 ) -> Caller:
     """Authenticate a request from its ``publickey``, ``licensekey`` and ``requestid`` headers.
 
     The spec validator has already checked that the three are present and non-empty, and the
-    app that no header is over the size limit.
+    app that no header is over the size limit. ``seen`` gets what was learnt on the way, for the
+    journal: the request id as echoed and the license's key id, also when the request is refused.
     """
     public_text = headers.get("publickey", "").strip()
     try:
@@ -136,8 +143,16 @@ def verify_caller(
     except CryptoError as exc:
         raise InvalidPublicKey(f"publickey: {exc}") from exc
     license_key = _decrypt_header(headers.get("licensekey", "").strip(), key, "licensekey")
-    request_id = parse_request_id(_decrypt_header(headers.get("requestid", "").strip(), key, "requestid"), now, window)
-    record = valid_license(store, license_key, now)
+    text = _decrypt_header(headers.get("requestid", "").strip(), key, "requestid")
+    try:
+        request_id = parse_request_id(text, now, window)
+    except StaleRequestId:
+        if seen is not None:
+            seen["request_id"] = text[:500]
+        raise
+    if seen is not None:
+        seen["request_id"] = echo_text(request_id)
+    record = valid_license(store, license_key, now, seen)
     if replay_protection and not store.remember_request_id(
         canonical_uuid(request_id["uuid"]), float(request_id["ts"]) + window, replay_memory
     ):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from eventclient import kosmos_crypto
 from eventclient.exceptions import CryptoError
@@ -24,6 +24,7 @@ BUILD_TIME = 1763856000  # epoch seconds of this build; the "dob" part of health
 def _authenticate(tenant_id: str | None = None, community_id: str | None = None) -> Caller:
     """Verify the three headers, then the license's right to this operation."""
     backend = current_backend()
+    g.kosmos_seen = {}
     caller = verify_caller(
         request.headers,
         backend.kosmos,
@@ -31,6 +32,7 @@ def _authenticate(tenant_id: str | None = None, community_id: str | None = None)
         window=float(current_app.config["ALLOWED_TIME_SPAN"]),
         replay_protection=bool(current_app.config["REPLAY_PROTECTION"]),
         replay_memory=float(current_app.config["REPLAY_MEMORY"]),
+        seen=g.kosmos_seen,
     )
     check_rate(f"kosmos:{caller.license.key_id}", "license")
     _, op = current_operation()
@@ -54,7 +56,8 @@ def _check_plain_license() -> None:
     if license_key is None:
         return
     backend = current_backend()
-    record = valid_license(backend.kosmos, license_key.strip(), backend.clock())
+    g.kosmos_seen = {}
+    record = valid_license(backend.kosmos, license_key.strip(), backend.clock(), g.kosmos_seen)
     check_rate(f"kosmos:{record.key_id}", "license")
 
 
