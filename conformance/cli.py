@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
@@ -33,15 +34,26 @@ class Progress:
         self.stream.flush()
 
 
+def _scope(args: argparse.Namespace) -> dict[str, str]:
+    """The tenant and community given on the command line, for provisioning a mock."""
+    return {name: value for name in ("tenant", "community") if (value := getattr(args, name))}
+
+
 def _target(args: argparse.Namespace) -> Target:
     from conformance.core import ConformanceError
     from conformance.credentials import load_credentials
     from conformance.mock_target import provision
 
     if args.provision_mock:
-        target = provision(args.target, expiring_in=args.expiring_in, admin_token=args.admin_token)
+        target = provision(args.target, expiring_in=args.expiring_in, admin_token=args.admin_token, **_scope(args))
     elif args.credentials:
         target = load_credentials(args.credentials, args.target)
+        if target.kosmos is not None and (args.tenant or args.community):
+            target.kosmos = dataclasses.replace(
+                target.kosmos,
+                tenant=args.tenant or target.kosmos.tenant,
+                community=args.community or target.kosmos.community,
+            )
     else:
         raise ConformanceError("give --credentials FILE (or --provision-mock for an eventdouble mock)")
     target.allow_destructive = args.allow_destructive
@@ -65,7 +77,7 @@ def _conform(args: argparse.Namespace) -> int:
             from mockserver import MockServer
 
             with MockServer() as server:
-                report = run(provision(server.url), apis, args.check, **options)
+                report = run(provision(server.url, **_scope(args)), apis, args.check, **options)
         else:
             if not args.target:
                 raise ConformanceError("give --target URL, or --against-mock")
@@ -146,10 +158,25 @@ def add_conform_command(commands: Any) -> None:
         help="the API to test: kosmos (1Kosmos Events), tenduke (10Duke Event Data) or all (default: each "
         "one the credentials file has a section for; with --against-mock, both)",
     )
+    parser.add_argument(
+        "--tenant",
+        help="1Kosmos tenant id the checks write to and query (default: the credentials file's kosmos.tenant; "
+        "with --provision-mock or --against-mock: conformance)",
+    )
+    parser.add_argument(
+        "--community",
+        help="1Kosmos community id of --tenant (default: the credentials file's kosmos.community; with "
+        "--provision-mock or --against-mock: main)",
+    )
     parser.add_argument("--check", action="append", metavar="NAME", help="run only this check (repeatable)")
     parser.add_argument("--list", action="store_true", help="list the checks, their rule family and needs, and exit")
     parser.add_argument("--report-dir", metavar="DIR", help="write junit.xml, report.md and report.html here")
-    parser.add_argument("--max-examples", type=int, default=25, help="examples per operation in the schema phase")
-    parser.add_argument("--seed", type=int, help="random seed of the schema phase")
+    parser.add_argument(
+        "--max-examples",
+        type=int,
+        default=25,
+        help="examples per operation in the schema phase (default: %(default)s)",
+    )
+    parser.add_argument("--seed", type=int, help="random seed of the schema phase (default: a new one each run)")
     parser.add_argument("--quiet", action="store_true", help="no per-check lines while running; only the report")
     parser.set_defaults(run=_conform)

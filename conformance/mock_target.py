@@ -69,10 +69,14 @@ def provision(
     *,
     expiring_in: float | None = None,
     admin_token: str | None = None,
+    tenant: str = TENANT,
+    community: str = COMMUNITY,
 ) -> Target:
     """Create licenses of every role and 10Duke client keys on the mock at ``base_url``.
 
     ``admin_token`` is the mock's admin token, if it has one (``eventdouble serve`` prints it).
+    The 1Kosmos checks write to ``tenant``/``community``; the isolation checks also use
+    ``<tenant>-other`` and another community of ``tenant``.
 
     The target's ``expiring_license`` makes a license expiring a few seconds ahead when the
     check needs it; ``expiring_in`` also writes one into the credentials (for a file used later).
@@ -81,15 +85,17 @@ def provision(
     http = http or httpx.Client(timeout=30)
     try:
         admin = _Admin(base_url, http, admin_token)
-        scoped = {"tenantId": TENANT, "communityId": COMMUNITY}
+        other_tenant = f"{tenant}-other"
+        other_community = OTHER_COMMUNITY if community != OTHER_COMMUNITY else f"{OTHER_COMMUNITY}-2"
+        scoped = {"tenantId": tenant, "communityId": community}
         licenses = {
             "system": admin.license("system"),
             "service": admin.license("service"),
-            "tenant": admin.license("tenant", tenantId=TENANT),
+            "tenant": admin.license("tenant", tenantId=tenant),
             "community": admin.license("community", **scoped),
             "disabled": admin.license("community", disabled=True, **scoped),
             "expired": admin.license("community", expiry=_iso(time.time() - 3600), **scoped),
-            "other_tenant": admin.license("tenant", tenantId=OTHER_TENANT),
+            "other_tenant": admin.license("tenant", tenantId=other_tenant),
         }
 
         def expiring_license(seconds: float) -> tuple[str, float]:
@@ -102,11 +108,11 @@ def provision(
             return key, expiry
 
         kosmos = KosmosTarget(
-            TENANT,
-            COMMUNITY,
+            tenant,
+            community,
             licenses,
-            other_tenant=OTHER_TENANT,
-            other_community=OTHER_COMMUNITY,
+            other_tenant=other_tenant,
+            other_community=other_community,
             expiring=expiring_license(expiring_in) if expiring_in else None,
         )
         tenduke = TenDukeTarget(

@@ -41,6 +41,7 @@ __all__ = [
     "load_public_key_any",
     "load_rsa_private_key",
     "load_rsa_public_key",
+    "public_pem_of",
     "sign_bearer",
     "sign_jws",
     "thumbprint",
@@ -108,6 +109,16 @@ def load_public_key_any(pem: str | bytes) -> rsa.RSAPublicKey | ec.EllipticCurve
     if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
         raise KeyTooWeak(f"not an RSA or EC key ({type(key).__name__.removeprefix('_')})")
     return key
+
+
+def public_pem_of(pem: str | bytes) -> str:
+    """The SubjectPublicKeyInfo PEM of a PEM public key, or of the public half of a PEM private key."""
+    text = pem.decode() if isinstance(pem, bytes) else pem
+    if "PRIVATE KEY" in text:
+        key: Any = load_rsa_private_key(text).public_key()
+    else:
+        key = _load_pem_public_key(text)
+    return str(key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode())
 
 
 def load_rsa_private_key(pem: str | bytes) -> rsa.RSAPrivateKey:

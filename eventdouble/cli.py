@@ -74,9 +74,12 @@ def _admin_banner(app_config: Mapping[str, Any], base: str, args: argparse.Names
 def _serve(args: argparse.Namespace) -> int:
     from mockserver import create_app
     from mockserver.backend import backend_of, current_backend
+    from mockserver.logs import configure_logging
     from mockserver.seed import SeedError, apply_seed, load_seed
     from mockserver.serving import listen, serve_threaded, serve_workers
     from mockserver.settings import SettingsInvalid, unknown_variables
+
+    configure_logging()
 
     for name in unknown_variables(os.environ):
         print(f"eventdouble: warning: {name} is not a setting of the mock; ignored", file=sys.stderr)
@@ -134,10 +137,11 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"  OpenAPI specs        {base}/openapi/kosmos-events.yaml, {base}/openapi/tenduke-events.yaml")
     print("Press Ctrl+C to stop.", flush=True)
     if args.workers == 1:
-        serve_threaded(app, sock)
-        return 0
-    backend_of(app).db.close()  # each worker opens its own; a connection must not cross a fork
-    serve_workers(config, sock, args.workers, int(app.config["MAX_HEADER_LENGTH"]))
+        serve_threaded(app, sock, args.access_log)
+    else:
+        backend_of(app).db.close()  # each worker opens its own; a connection must not cross a fork
+        serve_workers(config, sock, args.workers, int(app.config["MAX_HEADER_LENGTH"]), args.access_log)
+    print("eventdouble: stopped", flush=True)
     return 0
 
 
@@ -174,6 +178,13 @@ def port_number(text: str) -> int:
     return value
 
 
+def _settings(args: argparse.Namespace) -> int:
+    from mockserver.settings import settings_table
+
+    print(settings_table(), end="")
+    return 0
+
+
 def _rate(text: str) -> tuple[int, float]:
     """Parse ``N`` or ``N/SECONDS`` for --rate-limit."""
     count, _, seconds = text.partition("/")
@@ -206,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", metavar="FILE", help="YAML or JSON file of licenses and 10Duke client keys to create on start"
     )
     serve.add_argument("--no-admin", action="store_true", help="do not serve the /__admin API")
+    serve.add_argument(
+        "--access-log", action="store_true", help="log a line per request (time, level, client, request, status)"
+    )
     serve.add_argument(
         "--admin-token",
         metavar="TOKEN",
@@ -252,6 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--bits", type=int, default=2048, help="tenduke: RSA key size (default: %(default)s)")
     keys.add_argument("--json", action="store_true", help="print JSON")
     keys.set_defaults(run=_keys)
+
+    settings = commands.add_parser(
+        "settings",
+        help="list the mock's settings",
+        description="Print every setting of the mock (each also read from EVENTDOUBLE_<NAME>) with its default "
+        "and what it does, as a Markdown table.",
+    )
+    settings.set_defaults(run=_settings)
 
     add_client_commands(commands)
     add_conform_command(commands)

@@ -20,6 +20,10 @@ class UsageError(Exception):
     """A problem with what the user typed or pointed at: message and exit status 2."""
 
 
+MAX_QUERY_PAGES = 1_000_001
+"""pIndex goes up to 1,000,000 in the spec."""
+
+
 def positive_int(text: str) -> int:
     """An argparse type: an integer of at least 1."""
     try:
@@ -134,16 +138,82 @@ def _read_tenduke(args: argparse.Namespace) -> int:
     client = _tenduke_client(args)
     count = 0
     with client, ExitStack() as stack:
-        out: TextIO = sys.stdout
-        if args.output:
-            try:
-                out = stack.enter_context(open(args.output, "w", encoding="utf-8"))
-            except OSError as exc:
-                raise UsageError(f"cannot write {args.output}: {exc.strerror}") from exc
+        out = _output(stack, args.output)
         for event in client.read(args.feed, after=args.after, page_size=args.page_size):
             out.write(json.dumps(event, separators=(",", ":")) + "\n")
             count += 1
     print(f"read {count} event(s) from {args.feed}", file=sys.stderr)
+    return 0
+
+
+def _output(stack: ExitStack, path: str | None) -> TextIO:
+    if not path:
+        return sys.stdout
+    try:
+        return stack.enter_context(open(path, "w", encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def _read_kosmos(args: argparse.Namespace) -> int:
+    """Every event of a tenant and community through the query endpoint, page by page, as JSON lines."""
+    from tqdm import tqdm
+
+    from eventclient import KosmosClient
+
+    count = 0
+    with KosmosClient(args.base, args.license, app_id="eventdouble-cli") as client, ExitStack() as stack:
+        out = _output(stack, args.output)
+        bar = stack.enter_context(tqdm(unit="event", file=sys.stderr, disable=None))
+        for index in range(MAX_QUERY_PAGES):
+            page = client.query_events(
+                args.tenant, args.community, page_size=args.page_size, page_index=index,
+                start=args.start, end=args.end, event_name=args.event,
+            )  # fmt: skip
+            events = page.get("data") or []
+            bar.total = int(page.get("page", {}).get("total", 0) or 0)
+            for event in events:
+                out.write(json.dumps(event, separators=(",", ":")) + "\n")
+            count += len(events)
+            bar.update(len(events))
+            if len(events) < args.page_size:
+                break
+    print(f"read {count} event(s) of tenant {args.tenant}, community {args.community}", file=sys.stderr)
+    return 0
+
+
+def _register_tenduke(args: argparse.Namespace) -> int:
+    """Register a client's public key (from a public or a private PEM) through the mock's admin API."""
+    import httpx
+
+    from eventclient import jws
+    from eventclient.exceptions import CryptoError
+
+    pem = _key(args.key)
+    try:
+        public_pem = jws.public_pem_of(pem)
+    except CryptoError as exc:
+        raise UsageError(f"{args.key}: {exc}") from exc
+    headers = {"Authorization": f"Bearer {args.admin_token}"} if args.admin_token else {}
+    url = f"{args.base.rstrip('/')}/__admin/tenduke/clients"
+    try:
+        body = {"publicKeyPem": public_pem, **({"name": args.name} if args.name else {})}
+        response = httpx.post(url, json=body, headers=headers, timeout=30)
+    except httpx.TransportError as exc:
+        raise UsageError(f"cannot reach {url}: {exc}. Is --base right and the server running?") from exc
+    if response.status_code == 409:
+        print("this public key is already registered", file=sys.stderr)
+        return 0
+    if response.status_code != 201:
+        body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+        message = body.get("message") if isinstance(body, dict) else None
+        print(
+            f"eventdouble: the mock refused the key: {response.status_code} {message or response.text[:200]}",
+            file=sys.stderr,
+        )
+        return 2 if response.status_code == 404 else 1
+    record = response.json()
+    print(f"registered client {record['clientId']} (RFC 7638 thumbprint {record['thumbprint']}, {record['bits']} bits)")
     return 0
 
 
@@ -159,6 +229,9 @@ def _guarded(run: Any) -> Any:
             print(f"eventdouble: {exc}", file=sys.stderr)
             return 2
         except ApiError as exc:
+            if exc.status == 404 and "no route" in exc.message:  # nothing of the API lives at that URL
+                print(f"eventdouble: {exc.message}: is --base the server root?", file=sys.stderr)
+                return 2
             print(f"eventdouble: the server refused the request: {exc}", file=sys.stderr)
             return 1
         except ClientError as exc:  # ServiceUnreachable and friends
@@ -212,3 +285,33 @@ def add_client_commands(commands: Any) -> None:
     feed.add_argument("--output", help="write JSON lines to this file instead of standard output")
     feed.add_argument("--algorithm", default="RS256", choices=["RS256", "RS384", "RS512"])
     feed.set_defaults(run=_guarded(_read_tenduke))
+
+    query = read_apis.add_parser("kosmos", help="read a tenant's events through the 1Kosmos query", description=(
+        "Page through POST /reports/tenant/{tenant}/community/{community}/events and print every event as "
+        "a JSON line, with a progress bar on a terminal."
+    ))  # fmt: skip
+    query.add_argument("--base", required=True, help="server root, e.g. http://127.0.0.1:8080")
+    query.add_argument("--license", required=True, help="the license key")
+    query.add_argument("--tenant", required=True)
+    query.add_argument("--community", required=True)
+    query.add_argument("--event", help="only events of this name")
+    query.add_argument("--start", help="from this time, YYYY-MM-DD HH:MM:SS.SSS UTC (the server allows 90 days back)")
+    query.add_argument("--end", help="up to this time, inclusive")
+    query.add_argument("--page-size", type=positive_int, default=100, help="events per page (default: %(default)s)")
+    query.add_argument("--output", help="write JSON lines to this file instead of standard output")
+    query.set_defaults(run=_guarded(_read_kosmos))
+
+    register = commands.add_parser("register", help="register a 10Duke client key with a mock", description=(
+        "Register a 10Duke client's public key with an eventdouble mock (POST /__admin/tenduke/clients). "
+        "Against the real service, 10Duke registers your key."
+    ))  # fmt: skip
+    register_apis = register.add_subparsers(dest="api", metavar="API", required=True)
+    client_key = register_apis.add_parser("tenduke", help="register a client public key", description=(
+        "Example: eventdouble keys tenduke > client.pem && eventdouble register tenduke --base "
+        "http://127.0.0.1:8080 --key client.pem"
+    ))  # fmt: skip
+    client_key.add_argument("--base", required=True, help="the mock's root, e.g. http://127.0.0.1:8080")
+    client_key.add_argument("--key", required=True, help="PEM file with the public key, or the private key")
+    client_key.add_argument("--name", help="a name for the client, shown in the admin API and the inspector")
+    client_key.add_argument("--admin-token", help="the mock's admin token, if it has one (default: none)")
+    client_key.set_defaults(run=_guarded(_register_tenduke))

@@ -10,17 +10,23 @@ them leave the mock answering everyone else.
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 import socket
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from gevent.monkey import MonkeyPatchWarning
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.ggevent import GeventWorker
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from mockserver.app import create_app
 from mockserver.error_format import error_json
+from mockserver.logs import ACCESS_LOGGER, gunicorn_logconfig
 
 __all__ = [
     "GunicornMock",
@@ -66,7 +72,15 @@ def _refusal_response(path: str | None, status: int, reason: str, message: str) 
 
 
 class JsonErrorRequestHandler(WSGIRequestHandler):
-    """werkzeug's request handler, with the refusals of its HTTP parser in JSON."""
+    """werkzeug's request handler, with the refusals of its HTTP parser in JSON and plain access lines."""
+
+    access_log = False
+    """Log a line per request to ``eventdouble.access`` (``--access-log``)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """One access line, without werkzeug's terminal colours; only with ``--access-log``."""
+        if self.access_log:
+            logging.getLogger(ACCESS_LOGGER).info('%s "%s" %s %s', self.address_string(), self.requestline, code, size)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Answer a request the parser refused (414, 431, 400) in the API's error format, and close."""
@@ -79,15 +93,22 @@ class JsonErrorRequestHandler(WSGIRequestHandler):
         self.wfile.write(_refusal_response(path, code, reason, text or reason))
 
 
-def serve_threaded(app: Flask, sock: socket.socket) -> None:
-    """Serve ``app`` on ``sock`` from this process, a thread per connection, until Ctrl+C."""
-    server = make_server(
-        *sock.getsockname()[:2], app, threaded=True, fd=sock.fileno(), request_handler=JsonErrorRequestHandler
-    )
+def _stop_on_sigterm() -> None:
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def serve_threaded(app: Flask, sock: socket.socket, access_log: bool = False) -> None:
+    """Serve ``app`` on ``sock`` from this process, a thread per connection, until Ctrl+C or SIGTERM."""
+    handler = type("RequestHandler", (JsonErrorRequestHandler,), {"access_log": access_log})
+    server = make_server(*sock.getsockname()[:2], app, threaded=True, fd=sock.fileno(), request_handler=handler)
+    _stop_on_sigterm()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        print("stopped")
+        pass
     finally:
         server.server_close()
 
@@ -126,6 +147,12 @@ def _path_being_parsed(exc: BaseException) -> str | None:
 class JsonErrorGeventWorker(GeventWorker):  # type: ignore[misc] - gunicorn ships no type hints
     """gunicorn's gevent worker, with the refusals of its HTTP parser in JSON."""
 
+    def patch(self) -> None:
+        """Gevent's monkey-patching; its warning that ssl was imported first does not apply (no TLS here)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MonkeyPatchWarning)
+            super().patch()
+
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         """Let gunicorn log and choose the status; send the body in the API's error format."""
         path = getattr(req or getattr(exc, "req", None), "path", None) or _path_being_parsed(exc)
@@ -150,22 +177,31 @@ class GunicornMock(BaseApplication):  # type: ignore[misc] - gunicorn ships no t
         return create_app(self.app_config)
 
 
-def gunicorn_options(sock: socket.socket, workers: int, max_header: int) -> dict[str, Any]:
-    """Gunicorn settings serving ``sock``: gevent workers, quiet access log, errors to stderr."""
+def gunicorn_options(sock: socket.socket, workers: int, max_header: int, access_log: bool = False) -> dict[str, Any]:
+    """Gunicorn settings serving ``sock``: gevent workers, our log format, an access log if asked."""
     return {
         "bind": [f"fd://{sock.fileno()}"],
         "workers": workers,
         "worker_class": f"{__name__}.JsonErrorGeventWorker",
         "keepalive": KEEPALIVE_SECONDS,
-        "accesslog": None,
+        "accesslog": "-" if access_log else None,
+        "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s',
         "errorlog": "-",
         "loglevel": "warning",
+        "logconfig_dict": gunicorn_logconfig(access_log),
         "limit_request_field_size": max_header * HEADER_READ_LIMIT,
         "graceful_timeout": 5,
         "proc_name": "eventdouble",
     }
 
 
-def serve_workers(config: Mapping[str, Any], sock: socket.socket, workers: int, max_header: int = 8192) -> None:
-    """Serve on ``sock`` with ``workers`` gunicorn processes until the master is stopped."""
-    GunicornMock(config, gunicorn_options(sock, workers, max_header)).run()
+def serve_workers(
+    config: Mapping[str, Any], sock: socket.socket, workers: int, max_header: int = 8192, access_log: bool = False
+) -> None:
+    """Serve on ``sock`` with ``workers`` gunicorn processes until the master is stopped (Ctrl+C, SIGTERM)."""
+    master = os.getpid()
+    try:
+        GunicornMock(config, gunicorn_options(sock, workers, max_header, access_log)).run()
+    except SystemExit as exc:  # gunicorn's master exits this way on SIGINT and SIGTERM; a worker too
+        if os.getpid() != master or exc.code not in (0, None):
+            raise

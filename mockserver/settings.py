@@ -31,7 +31,9 @@ class SettingsInvalid(ValueError):
 class Settings(BaseSettings):
     """Defaults of :func:`mockserver.create_app`; override with a mapping or the environment."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, use_attribute_docstrings=True
+    )
 
     DATABASE: str = "eventdouble.sqlite"
     """SQLite file holding events, licenses and keys; ``:memory:`` keeps nothing."""
@@ -115,6 +117,28 @@ class Settings(BaseSettings):
     def as_mapping(self) -> dict[str, Any]:
         """The settings as a Flask config mapping."""
         return {name: getattr(self, name) for name in type(self).model_fields}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(value) if value else "(none)"
+    if value == "":
+        return "(none)"
+    return str(value)
+
+
+def settings_table() -> str:
+    """The README's table of settings, made from :class:`Settings` so the two cannot drift apart.
+
+    ``eventdouble settings`` prints it.
+    """
+    rows = ["| setting (`EVENTDOUBLE_<NAME>`) | default | what it does |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        if field.exclude:
+            continue
+        about = " ".join((field.description or "").split()).replace("|", "\\|")
+        rows.append(f"| `{name}` | `{_shown(field.default)}` | {about} |")
+    return "\n".join(rows) + "\n"
 
 
 def _describe(error: Any) -> str:

@@ -404,3 +404,40 @@ def test_an_ipv6_host_is_printed_as_a_valid_url(tmp_path: Path) -> None:
         assert f"{url}/docs" in banner and f"{url}/__admin/ui" in banner
     finally:
         stop_server(process)
+
+
+# --- issue 12 item 7: logs people can read ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", [[], ["--workers", "2"]], ids=["one process", "2 workers"])
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_access_log_lines_have_time_and_level_no_colours_and_a_clean_stop(
+    tmp_path: Path, mode: list[str], stop: signal.Signals
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "eventdouble", "serve", "--port", "0", "--db", str(tmp_path / "l.sqlite"),
+         "--access-log", *mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    banner = ""
+    for line in process.stdout:
+        banner += line
+        if line.startswith("Press Ctrl+C"):
+            break
+    url = re.search(r"serving on (http://\S+)", banner).group(1)  # type: ignore[union-attr]
+    assert httpx.get(f"{url}/events/healthz").status_code == 200
+    assert httpx.get(f"{url}/no-such-page").status_code == 404
+    time.sleep(0.5)
+    process.send_signal(stop)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    access = [line for line in output.splitlines() if "/no-such-page" in line]
+    assert len(access) == 1, output
+    assert re.match(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} INFO \S+access: 127\.0\.0\.1 \"GET /no-such-page", access[0]
+    )
+    assert "\x1b[" not in output and "Traceback" not in output and "Warning" not in output, output
+    assert output.rstrip().splitlines()[-1] == "eventdouble: stopped", output

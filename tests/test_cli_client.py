@@ -115,3 +115,57 @@ def test_bad_json_line_names_the_line(
     lines.write_text('{"eventSourceId": "a", "eventType": "t"}\n{oops\n')
     assert main(["send", "tenduke", "--base", srv.url, "--key", str(key_file), "--events", f"@{lines}"]) == 2
     assert "line 2 is not valid JSON" in capsys.readouterr().err
+
+
+# --- issue 12 item 8 ------------------------------------------------------------------------------------
+
+
+def test_read_kosmos_pages_through_the_query(
+    srv: MockServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    license_key = srv.create_license()["licenseKey"]
+    send = ["send", "kosmos", "--base", srv.url, "--license", license_key, "--tenant", "t", "--community", "c"]
+    for n in range(7):
+        assert main([*send, "--event", "E_READ", "--data", json.dumps({"type": "x", "n": n})]) == 0
+    assert main([*send, "--event", "E_OTHER", "--data", '{"type": "y"}']) == 0
+    capsys.readouterr()
+    out = tmp_path / "events.jsonl"
+    read = ["read", "kosmos", "--base", srv.url, "--license", license_key, "--tenant", "t", "--community", "c"]
+    assert main([*read, "--event", "E_READ", "--page-size", "3", "--output", str(out)]) == 0
+    assert [json.loads(line)["n"] for line in out.read_text().splitlines()] == list(range(7))
+    assert "read 7 event(s)" in capsys.readouterr().err
+    assert main([*read, "--page-size", "100"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 8
+    assert main(["read", "kosmos", "--base", srv.url, "--license", "nope", "--tenant", "t", "--community", "c"]) == 1
+
+
+def test_register_tenduke_from_a_private_or_public_key(
+    srv: MockServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from eventclient import jws
+
+    pair = jws.generate_rsa_keypair(2048)
+    private, public = tmp_path / "client.pem", tmp_path / "client.pub"
+    private.write_text(pair.private_pem)
+    public.write_text(pair.public_pem)
+    assert main(["register", "tenduke", "--base", srv.url, "--key", str(private), "--name", "cli"]) == 0
+    assert "registered client" in capsys.readouterr().out
+    assert [record.name for record in srv.backend.tenduke.clients()] == ["cli"]
+    # the same key again, from its public half: said, not an error
+    assert main(["register", "tenduke", "--base", srv.url, "--key", str(public)]) == 0
+    assert "already registered" in capsys.readouterr().err
+    events = tmp_path / "e.json"
+    events.write_text('[{"eventSourceId": "s", "eventType": "t"}]')
+    assert main(["send", "tenduke", "--base", srv.url, "--key", str(private), "--events", f"@{events}"]) == 0
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a key")
+    assert main(["register", "tenduke", "--base", srv.url, "--key", str(junk)]) == 2
+
+
+def test_a_wrong_url_prefix_exits_2(srv: MockServer, capsys: pytest.CaptureFixture[str]) -> None:
+    license_key = srv.create_license()["licenseKey"]
+    args = ["--license", license_key, "--tenant", "t", "--community", "c", "--event", "E", "--data", '{"type": "x"}']
+    assert main(["send", "kosmos", "--base", f"{srv.url}/wrong/prefix", *args]) == 2
+    err = capsys.readouterr().err
+    assert "is --base the server root?" in err and "Traceback" not in err
+    assert srv.events() == []

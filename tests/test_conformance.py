@@ -240,3 +240,15 @@ def test_credentials_file_round_trip(tmp_path: Path) -> None:
     assert loaded.kosmos == target.kosmos
     assert loaded.tenduke == target.tenduke
     assert (tmp_path / "weak_key.pem").read_text().startswith("-----BEGIN PRIVATE KEY-----")
+
+
+def test_the_kit_takes_a_tenant_and_community(capsys: pytest.CaptureFixture[str]) -> None:
+    with MockServer() as server:
+        target = provision(server.url, tenant="acme", community="east")
+        assert (target.kosmos.tenant, target.kosmos.community) == ("acme", "east")  # type: ignore[union-attr]
+        licenses = server.backend.kosmos.licenses()
+        scoped = {(r.tenant_id, r.community_id) for r in licenses if r.auth_level == "community"}
+        assert scoped == {("acme", "east")}
+    args = ["conform", "--against-mock", "--api", "kosmos", "--tenant", "acme", "--community", "east", "--quiet"]
+    assert main([*args, "--check", "kosmos.stored_fields", "--check", "kosmos.community_isolation"]) == 0
+    assert "VERDICT: PASSED" in capsys.readouterr().out
