@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS kosmos_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, community_id TEXT NOT NULL,
     event_name TEXT NOT NULL, event_ts INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS kosmos_events_scope ON kosmos_events (tenant_id, community_id, event_ts);
+CREATE INDEX IF NOT EXISTS kosmos_events_name ON kosmos_events (tenant_id, community_id, event_name, event_ts);
 """
 
 
