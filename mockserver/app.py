@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -77,7 +76,7 @@ def _journal(response: Response) -> Response:
     backend = backend_module.current_backend()
     backend.journal.record(
         JournalEntry(
-            time=datetime.fromtimestamp(backend.clock(), UTC).isoformat(timespec="milliseconds"),
+            time=backend.clock(),
             method=request.method,
             path=request.path,
             status=response.status_code,

@@ -1,42 +1,52 @@
 """A bounded record of recent requests, with why each refused one was refused.
 
-It is kept in the database, so all workers share it. Writing it is best effort: a journal that
-cannot be written never turns an answer into an error.
+It is kept in the database, so all workers share it. A request only appends its raw values to a
+list in memory; one background thread per process writes every journal's list in one transaction
+every ``FLUSH_SECONDS`` (and a read writes it first), so recording costs the answer no transaction
+and no formatting. Writing is best effort: a journal that cannot be written never turns an answer
+into an error, and a killed process loses at most its last ``FLUSH_SECONDS`` of entries.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+import os
+import threading
+import time
+import weakref
+from dataclasses import astuple, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from mockserver.db import Database, equality_filters
 from mockserver.errors import ApiError
 
-__all__ = ["Journal", "JournalEntry"]
+__all__ = ["FLUSH_SECONDS", "Journal", "JournalEntry"]
 
 log = logging.getLogger("eventdouble")
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS journal (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS journal_entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
     status INTEGER NOT NULL, api TEXT, reason TEXT, request_id TEXT, license_key_id TEXT);
-CREATE INDEX IF NOT EXISTS journal_status ON journal (status, id);
+CREATE INDEX IF NOT EXISTS journal_entries_status ON journal_entries (status, id);
+DROP TABLE IF EXISTS journal;
 """
 COLUMNS = ("time", "method", "path", "status", "api", "reason", "request_id", "license_key_id")
+INSERT = f"INSERT INTO journal_entries ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 MAX_FIELD = 2000
-INSERT = f"INSERT INTO journal ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+FLUSH_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
 class JournalEntry:
-    """One request as the journal shows it.
+    """One request, as raw values: ``time`` in epoch seconds, formatted only when read.
 
     For 1Kosmos requests that got as far, ``request_id`` is the decrypted request id (as echoed)
     and ``license_key_id`` the key id of the license; the license key itself is never recorded.
     """
 
-    time: str
+    time: float
     method: str
     path: str
     status: int
@@ -46,33 +56,91 @@ class JournalEntry:
     license_key_id: str | None = None
 
 
+def _shown(row: Any) -> dict[str, Any]:
+    entry = dict(row)
+    entry["time"] = datetime.fromtimestamp(entry["time"], UTC).isoformat(timespec="milliseconds")
+    return entry
+
+
 class Journal:
     """The newest ``size`` requests, kept in the database."""
 
     def __init__(self, db: Database, size: int = 1000) -> None:
         self.db = db
         self.size = size
+        self._pending: list[JournalEntry] = []
+        self._lock = threading.Lock()
         db.migrate(SCHEMA)
+        _WRITER.watch(self)
 
     def record(self, entry: JournalEntry) -> None:
-        """Add an entry and drop the oldest beyond ``size``; a failure is logged, never raised."""
-        values = [v[:MAX_FIELD] if isinstance(v, str) else v for v in asdict(entry).values()]
+        """Add an entry (written within ``FLUSH_SECONDS``)."""
+        with self._lock:
+            self._pending.append(entry)
+
+    def flush(self) -> None:
+        """Write the pending entries in one transaction and drop the oldest beyond ``size``; never raises."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if not pending:
+            return
+        rows = [tuple(v[:MAX_FIELD] if isinstance(v, str) else v for v in astuple(e)) for e in pending[-self.size :]]
         try:
             with self.db.transaction() as tx:
-                cursor = tx.execute(INSERT, values)
-                tx.execute("DELETE FROM journal WHERE id <= ?", (int(cursor.lastrowid or 0) - self.size,))
-        except ApiError as exc:  # a full or busy database: the answer matters more than its record
-            log.warning("journal entry not recorded: %s", exc.message)
+                tx.executemany(INSERT, rows)
+                last = tx.execute("SELECT MAX(id) FROM journal_entries").fetchone()[0] or 0
+                tx.execute("DELETE FROM journal_entries WHERE id <= ?", (int(last) - self.size,))
+        except ApiError as exc:  # a full or busy database: the answers matter more than their record
+            log.warning("%d journal entries not recorded: %s", len(rows), exc.message)
+        except Exception:  # a closed database at shutdown: nothing to tell anyone
+            log.debug("journal entries not recorded", exc_info=True)
 
     def entries(self, limit: int = 100, *, api: str | None = None, status: int | None = None) -> list[dict[str, Any]]:
         """The newest ``limit`` entries matching ``api`` and ``status``, newest last."""
+        self.flush()
         where, params = equality_filters([("api", api), ("status", status)])
         rows = self.db.query(
-            f"SELECT {', '.join(COLUMNS)} FROM journal WHERE {where} ORDER BY id DESC LIMIT ?", [*params, limit]
+            f"SELECT {', '.join(COLUMNS)} FROM journal_entries WHERE {where} ORDER BY id DESC LIMIT ?",
+            [*params, limit],
         )
-        return [dict(row) for row in reversed(rows)]
+        return [_shown(row) for row in reversed(rows)]
 
     def clear(self) -> None:
-        """Forget everything."""
+        """Forget everything, pending entries too."""
+        with self._lock:
+            self._pending.clear()
         with self.db.transaction() as tx:
-            tx.execute("DELETE FROM journal")
+            tx.execute("DELETE FROM journal_entries")
+
+
+class _Writer:
+    """The one thread of this process that writes every live journal's pending entries.
+
+    Journals are held weakly: an app that is gone stops being written for. The thread starts with
+    the first journal of the process (after a fork, in each worker, on its first app).
+    """
+
+    def __init__(self) -> None:
+        self._journals: weakref.WeakSet[Journal] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def watch(self, journal: Journal) -> None:
+        with self._lock:
+            self._journals.add(journal)
+            if self._thread is None or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="eventdouble-journal", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(FLUSH_SECONDS)
+            with self._lock:
+                journals = list(self._journals)
+            for journal in journals:
+                journal.flush()
+
+
+_WRITER = _Writer()
