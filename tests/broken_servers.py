@@ -167,12 +167,16 @@ def _license_cached_per_caller() -> Patches:
 
 def _remember_per(part: Callable[[], str]) -> Patches:
     """Replay protection keyed by the request id and something else, so a replay elsewhere passes."""
-    return _patch(KosmosStore, "remember_request_id", lambda self, rid, expires: REMEMBER(self, rid + part(), expires))
+
+    def remember(self: KosmosStore, rid: str, expires: float, keep_after: float = 0) -> bool:
+        return bool(REMEMBER(self, rid + part(), expires, keep_after))
+
+    return _patch(KosmosStore, "remember_request_id", remember)
 
 
-def _stash_license(store: Any, license_key: str, now: float) -> License:
+def _stash_license(store: Any, license_key: str, now: float, seen: Any = None) -> License:
     g.broken_license = license_key
-    return VALID(store, license_key, now)
+    return VALID(store, license_key, now, seen)
 
 
 def _query_ignoring(column: str) -> Patches:
@@ -226,7 +230,7 @@ def _ignore_tenant(lic: License, level: str, tenant: Any, community: Any) -> str
     return None if level != "system" or lic.auth_level == "system" else "system only"
 
 
-def _any_license(store: Any, license_key: str, now: float) -> License:
+def _any_license(store: Any, license_key: str, now: float, seen: Any = None) -> License:
     found = store.license_by_key(license_key)
     if found is not None:
         return replace(found, disabled=False, expiry=None)

@@ -131,12 +131,26 @@ def test_clean_pass_on_the_unmodified_mock(tmp_path: Path) -> None:
     assert report.by_operation()["kosmos.createEvent"]["failed"] == 0
 
 
+CRASH_IS_THE_BUG = {
+    "kosmos_event_json_lenient",  # Python's json overflows on deep nesting
+    "kosmos_request_id_json_lenient",
+    "tenduke_payload_json_lenient",
+    "tenduke_jws_json_lenient",
+    "echo_request_id_as_sent",  # a request id with a newline is no valid header: the stored event's answer fails
+    "server_error_on_malformed_header",  # the variant is a 5xx
+}
+"""Variants whose bug shows as a 5xx; every other variant must be caught without the mock crashing."""
+
+
 @pytest.mark.parametrize("broken", sorted(BROKEN))
 def test_the_kit_catches_each_broken_variant(broken: str) -> None:
     """Only the checks expected to fail are run: each must fail, with a reason, and none may crash."""
     expected = CATCHES[broken]
     with broken_mock(broken) as server:
         report = run(provision(server.url), apis=["kosmos", "tenduke"], names=list(expected))
+        crashed = [f"{e['method']} {e['path']}" for e in server.journal(100_000) if e["status"] >= 500]
+    # a variant is caught for its own rule, not because the patch itself crashes the mock
+    assert not crashed or broken in CRASH_IS_THE_BUG, crashed[:5]
     outcome = {r.name: r for r in report.results}
     assert {name: outcome[name].status for name in expected} == dict.fromkeys(expected, "failed"), report.table()
     assert all(outcome[name].detail for name in expected)
