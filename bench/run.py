@@ -429,7 +429,7 @@ def main() -> int:
                 f"{before:.0f} MB before ingestion, {memory.peak_mb:.0f} MB over the whole run."
             )
 
-        flask_serve = [str(bin_dir / "gunicorn"), "--workers", str(args.workers), "--worker-class", "sync",
+        flask_serve = [str(bin_dir / "gunicorn"), "--workers", str(args.workers), "--worker-class", "gevent",
                        "--bind", f"127.0.0.1:{port}", "--chdir", str(BENCH), "bare_flask:app"]  # fmt: skip
         with running(pinned(flask_serve), f"{base}/"):
             for name, make in scenarios:
@@ -450,7 +450,7 @@ def main() -> int:
     notes.append(f"- Unexpected non-2xx answers from the mock: {', '.join(non_2xx) or 'none'}.")
     notes.append(
         f"- wrk -t1 -c{args.connections} -d{args.duration}s on core {LOAD_CORE}; each server on core {SERVER_CORE} "
-        f"(gunicorn, {args.workers} sync workers, for the mock and bare Flask alike; Prism 5 is one Node process); "
+        f"(gunicorn, {args.workers} gevent workers, for the mock and bare Flask alike; Prism 5 is one Node process); "
         f"median of {args.repeats} runs. Prism only serves the 1Kosmos spec, so it has no 10Duke figures."
     )
     result = table(list(rows.values()), notes, machine_description())

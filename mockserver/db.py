@@ -10,6 +10,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +18,11 @@ from typing import Any
 from mockserver.errors import ApiError, StorageBusy, StorageFull, StorageUnavailable
 
 __all__ = ["Database", "equality_filters", "storage_error"]
+
+BLOCKING_WAIT_MS = 5
+"""How long SQLite itself waits (blocking) for a lock before the caller's own, cooperative wait."""
+WRITE_LOCK_WAIT_SECONDS = 10.0
+"""How long a write waits for another process's transaction before it is refused (503)."""
 
 
 def storage_error(exc: sqlite3.Error) -> ApiError | None:
@@ -73,7 +79,7 @@ class Database:
         if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
         self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
-        self._conn.execute("PRAGMA busy_timeout=10000")
+        self._conn.execute(f"PRAGMA busy_timeout={BLOCKING_WAIT_MS}")
 
     def migrate(self, ddl: str) -> None:
         """Run idempotent ``CREATE ... IF NOT EXISTS`` statements."""
@@ -88,7 +94,7 @@ class Database:
         (:func:`storage_error`), after the transaction is rolled back: nothing half-written stays.
         """
         with self._lock, _translated():
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._begin()
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
@@ -96,6 +102,24 @@ class Database:
                 if self._conn.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL)
                     self._conn.execute("ROLLBACK")
                 raise
+
+    def _begin(self) -> None:
+        """Take the write lock; while another process holds it, wait with ``time.sleep``.
+
+        SQLite's own busy handler sleeps inside C, which would stop every connection a gevent
+        worker serves; ``time.sleep`` lets the others run (and is a plain sleep elsewhere).
+        """
+        deadline = time.monotonic() + WRITE_LOCK_WAIT_SECONDS
+        pause = 0.001
+        while True:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if storage_error(exc).__class__ is not StorageBusy or time.monotonic() > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run one read statement and return its rows."""
