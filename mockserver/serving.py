@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import gevent
 from flask import Flask
 from gevent.monkey import MonkeyPatchWarning
 from gunicorn.app.base import BaseApplication
@@ -152,6 +153,17 @@ class JsonErrorGeventWorker(GeventWorker):  # type: ignore[misc] - gunicorn ship
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MonkeyPatchWarning)
             super().patch()
+
+    def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
+        """Serve one request, then let the worker's other connections have their turn.
+
+        gevent switches only when a socket would block: a keep-alive client whose next request is
+        already waiting would otherwise be served again and again while the others wait.
+        """
+        try:
+            return super().handle_request(listener_name, req, sock, addr)
+        finally:
+            gevent.sleep(0)
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         """Let gunicorn log and choose the status; send the body in the API's error format."""
