@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -589,3 +590,35 @@ def test_query_history_window_is_a_setting(clock: Clock) -> None:
 )
 def test_query_refuses_bad_bodies(client: FlaskClient, signer: KosmosSigner, make_license: Any, body: Any) -> None:
     assert_refused(signer.query(make_license("system"), **body), 400, "body")
+
+
+# --- issue 13: the query's total comes from kept counts, and agrees with the events ----------------------
+
+
+def test_the_query_total_agrees_with_the_events_and_survives_an_old_database(tmp_path: Path) -> None:
+    from mockserver.db import Database
+    from mockserver.kosmos.store import KosmosStore
+
+    path = str(tmp_path / "counts.sqlite")
+    store = KosmosStore(Database(path), time.time)
+    for n in range(7):
+        store.add_event({"tenant_id": "t", "community_id": "c", "eventName": f"E_{n % 3}", "event_ts": n, "n": n})
+    store.add_event({"tenant_id": "t", "community_id": "other", "eventName": "E_0", "event_ts": 1})
+
+    def totals(s: KosmosStore) -> list[int]:
+        return [
+            s.query_events("t", "c", page_size=1, page_index=0).total,
+            s.query_events("t", "c", page_size=1, page_index=0, event_name="E_0").total,
+            s.query_events("t", "c", page_size=1, page_index=0, start_ms=2, end_ms=5).total,
+            s.query_events("t", "other", page_size=1, page_index=0).total,
+            s.query_events("nobody", "c", page_size=1, page_index=0).total,
+        ]
+
+    assert totals(store) == [7, 3, 4, 1, 0]
+    with store.db.transaction() as tx:  # a database written before the counts were kept
+        tx.execute("DELETE FROM kosmos_event_counts")
+    store.db.close()
+    reopened = KosmosStore(Database(path), time.time)
+    assert totals(reopened) == [7, 3, 4, 1, 0]
+    reopened.reset()
+    assert totals(reopened) == [0, 0, 0, 0, 0]

@@ -32,6 +32,13 @@ CREATE TABLE IF NOT EXISTS kosmos_events (
     event_name TEXT NOT NULL, event_ts INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS kosmos_events_scope ON kosmos_events (tenant_id, community_id, event_ts);
 CREATE INDEX IF NOT EXISTS kosmos_events_name ON kosmos_events (tenant_id, community_id, event_name, event_ts);
+CREATE TABLE IF NOT EXISTS kosmos_event_counts (
+    tenant_id TEXT NOT NULL, community_id TEXT NOT NULL, event_name TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, community_id, event_name));
+"""
+COUNT_EVENT = """
+INSERT INTO kosmos_event_counts VALUES (?, ?, ?, 1)
+ON CONFLICT (tenant_id, community_id, event_name) DO UPDATE SET n = n + 1
 """
 
 
@@ -149,7 +156,17 @@ class KosmosStore:
         self.db = db
         self.clock = clock
         db.migrate(SCHEMA)
+        self._count_existing_events()
         self.ensure_service_key()
+
+    def _count_existing_events(self) -> None:
+        """Fill the event counts of a database written before they were kept (once; any process may)."""
+        with self.db.transaction() as tx:
+            if tx.execute("SELECT 1 FROM kosmos_event_counts LIMIT 1").fetchone() is None:
+                tx.execute(
+                    "INSERT INTO kosmos_event_counts SELECT tenant_id, community_id, event_name, COUNT(*)"
+                    " FROM kosmos_events GROUP BY tenant_id, community_id, event_name"
+                )
 
     # service keys -----------------------------------------------------------------------------
     def ensure_service_key(self) -> ServiceKey:
@@ -270,6 +287,7 @@ class KosmosStore:
                     json.dumps(event, separators=(",", ":")),
                 ),
             )  # fmt: skip
+            tx.execute(COUNT_EVENT, (event["tenant_id"], event["community_id"], event["eventName"]))
             return int(cursor.lastrowid or 0)
 
     def query_events(
@@ -296,7 +314,15 @@ class KosmosStore:
             where.append("event_name = ?")
             params.append(event_name)
         clause = " AND ".join(where)
-        total = self.db.query(f"SELECT COUNT(*) FROM kosmos_events WHERE {clause}", params)[0][0]
+        if start_ms is None and end_ms is None:  # the kept counts: no scan of the events
+            counted, count_params = equality_filters(
+                [("tenant_id", tenant_id), ("community_id", community_id), ("event_name", event_name)]
+            )
+            total = self.db.query(f"SELECT COALESCE(SUM(n), 0) FROM kosmos_event_counts WHERE {counted}", count_params)[
+                0
+            ][0]
+        else:
+            total = self.db.query(f"SELECT COUNT(*) FROM kosmos_events WHERE {clause}", params)[0][0]
         rows = self.db.query(
             f"SELECT body FROM kosmos_events WHERE {clause} ORDER BY event_ts, id LIMIT ? OFFSET ?",
             [*params, page_size, page_size * page_index],
@@ -328,6 +354,7 @@ class KosmosStore:
         """Forget events and request ids; with ``everything``, also licenses and service keys."""
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM kosmos_events")
+            tx.execute("DELETE FROM kosmos_event_counts")
             tx.execute("DELETE FROM kosmos_request_ids")
             if everything:
                 tx.execute("DELETE FROM kosmos_licenses")
