@@ -161,6 +161,10 @@ class KosmosStore:
 
     def _count_existing_events(self) -> None:
         """Fill the event counts of a database written before they were kept (once; any process may)."""
+        if self.db.query("SELECT 1 FROM kosmos_event_counts LIMIT 1") or not self.db.query(
+            "SELECT 1 FROM kosmos_events LIMIT 1"
+        ):
+            return  # counted already, or nothing to count: no write lock at start
         with self.db.transaction() as tx:
             if tx.execute("SELECT 1 FROM kosmos_event_counts LIMIT 1").fetchone() is None:
                 tx.execute(
