@@ -74,16 +74,29 @@ class Database:
             _create_private(path)
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
-        if path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode=WAL")
         if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
-        self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
-        self._conn.execute(f"PRAGMA busy_timeout={BLOCKING_WAIT_MS}")
+        with self._blocking_waits():
+            if path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+
+    @contextmanager
+    def _blocking_waits(self) -> Iterator[None]:
+        """Let SQLite itself wait up to the full lock wait, for setup work done before serving.
+
+        Processes opening one fresh database together all create its tables and switch it to WAL;
+        at start there are no other connections to keep responsive, so a blocking wait is right.
+        """
+        self._conn.execute(f"PRAGMA busy_timeout={int(WRITE_LOCK_WAIT_SECONDS * 1000)}")
+        try:
+            yield
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout={BLOCKING_WAIT_MS}")
 
     def migrate(self, ddl: str) -> None:
-        """Run idempotent ``CREATE ... IF NOT EXISTS`` statements."""
-        with self._lock:
+        """Run idempotent ``CREATE ... IF NOT EXISTS`` statements (waiting for other processes doing the same)."""
+        with self._lock, self._blocking_waits():
             self._conn.executescript(ddl)
 
     @contextmanager
