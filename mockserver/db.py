@@ -11,16 +11,22 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from mockserver.errors import ApiError, StorageBusy, StorageFull, StorageUnavailable
 
-__all__ = ["Database", "equality_filters", "storage_error"]
+__all__ = ["Database", "Write", "equality_filters", "storage_error"]
+
+T = TypeVar("T")
+Write = Callable[[sqlite3.Connection], object]
+"""Statements to run inside a transaction the caller opens (see :meth:`Database.transaction`)."""
 
 BLOCKING_WAIT_MS = 5
 """How long SQLite itself waits (blocking) for a lock before the caller's own, cooperative wait."""
+CACHE_ENTRIES = 1024
+"""How many values :meth:`Database.cached` keeps per table."""
 WRITE_LOCK_WAIT_SECONDS = 10.0
 """How long a write waits for another process's transaction before it is refused (503)."""
 
@@ -70,6 +76,7 @@ class Database:
     def __init__(self, path: str = ":memory:", synchronous: str = "NORMAL") -> None:
         self.path = path
         self._lock = threading.RLock()
+        self._caches: dict[str, tuple[int, dict[Hashable, Any]]] = {}
         if path != ":memory:" and not path.startswith("file:"):
             _create_private(path)
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -98,6 +105,39 @@ class Database:
         """Run idempotent ``CREATE ... IF NOT EXISTS`` statements (waiting for other processes doing the same)."""
         with self._lock, self._blocking_waits():
             self._conn.executescript(ddl)
+
+    def watch(self, table: str) -> None:
+        """Count every change to ``table`` (from any process), so :meth:`cached` values of it stay right.
+
+        Triggers bump the table's generation inside the writing transaction, whoever writes.
+        """
+        bump = f"INSERT INTO table_generations VALUES ('{table}', 1) ON CONFLICT (name) DO UPDATE SET n = n + 1"
+        self.migrate(
+            "CREATE TABLE IF NOT EXISTS table_generations (name TEXT PRIMARY KEY, n INTEGER NOT NULL);\n"
+            + "".join(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_{event.lower()}_generation AFTER {event} ON {table}"
+                f" BEGIN {bump}; END;\n"
+                for event in ("INSERT", "UPDATE", "DELETE")
+            )
+        )
+        self._caches.setdefault(table, (-1, {}))
+
+    def cached(self, table: str, key: Hashable, load: Callable[[], T]) -> T:
+        """``load()``, remembered under ``key`` until ``table`` (see :meth:`watch`) next changes.
+
+        One small read per call checks the table's generation; at most ``CACHE_ENTRIES`` values
+        are kept per table, so keys chosen by callers (unknown license keys) cannot fill memory.
+        """
+        with self._lock:
+            row = self.query("SELECT n FROM table_generations WHERE name = ?", (table,))
+            generation = row[0][0] if row else 0
+            seen, values = self._caches[table]
+            if seen != generation or len(values) >= CACHE_ENTRIES:
+                values = {}
+                self._caches[table] = (generation, values)
+            if key not in values:
+                values[key] = load()
+            return values[key]
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -67,7 +67,7 @@ LENIENT_JSON = SimpleNamespace(loads=json.loads, JsonRefused=ValueError)
 PARSE, DECRYPT, CHECK = kosmos_auth.parse_request_id, kosmos_auth._decrypt_header, OpenApiSpec.check
 VALID, ALLOWS, REFUSAL = kosmos_auth.valid_license, License.allows, License.refusal
 REMEMBER, BY_KEY, QUERY = KosmosStore.remember_request_id, KosmosStore.license_by_key, KosmosStore.query_events
-BUILD, RESET, LOAD_PRIVATE = kosmos_events.build_event, KosmosStore.reset_service_key, kosmos_crypto.load_private_key
+SEEN, BUILD, LOAD_PRIVATE = KosmosStore.request_id_seen, kosmos_events.build_event, kosmos_crypto.load_private_key
 VERIFY, CHECK_TIMES, CHECK_HEADER = jws.verify_jws, jws._check_times, jws._check_header
 READ_PAGE, AUTHORIZE, EVENTS_OF = tenduke_routes.read_page, tenduke_routes._authorize, tenduke_routes._events_of
 PAGE, KEY_RING, PUT_EVENTS = TenDukeStore.page, TenDukeStore.key_ring, TenDukeStore.put_events
@@ -168,10 +168,16 @@ def _license_cached_per_caller() -> Patches:
 def _remember_per(part: Callable[[], str]) -> Patches:
     """Replay protection keyed by the request id and something else, so a replay elsewhere passes."""
 
-    def remember(self: KosmosStore, rid: str, expires: float, keep_after: float = 0) -> bool:
-        return bool(REMEMBER(self, rid + part(), expires, keep_after))
+    def seen(self: KosmosStore, rid: str, keep_after: float = 0) -> bool:
+        return bool(SEEN(self, rid + part(), keep_after))
 
-    return _patch(KosmosStore, "remember_request_id", remember)
+    def remember(self: KosmosStore, rid: str, expires: float, keep_after: float = 0, then: Any = None) -> bool:
+        return bool(REMEMBER(self, rid + part(), expires, keep_after, then))
+
+    return lambda server: [
+        *_patch(KosmosStore, "request_id_seen", seen)(server),
+        *_patch(KosmosStore, "remember_request_id", remember)(server),
+    ]
 
 
 def _stash_license(store: Any, license_key: str, now: float, seen: Any = None) -> License:
@@ -284,11 +290,8 @@ def _event_ts_in_seconds(data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     return {**event, "event_ts": event["event_ts"] // 1000}
 
 
-def _reset_keeps_key(self: KosmosStore, key_id: str) -> Any:
-    found = next((k for k in self.service_keys() if k.key_id == key_id), None)
-    if found is None:
-        return None
-    return replace(found, public_key=kosmos_crypto.generate_keypair().public_key)
+def _reset_keeps_key(tx: Any, key: Any) -> bool:
+    return tx.execute("SELECT 1 FROM kosmos_service_keys WHERE key_id = ?", (key.key_id,)).fetchone() is not None
 
 
 def _only_32_byte_keys(text: str | bytes) -> Any:
@@ -417,9 +420,7 @@ BROKEN: dict[str, Broken] = {
     "future_unbounded": Broken(
         "1Kosmos: request ids from any future time are accepted", _parse_loosely(_future_unbounded)
     ),
-    "accept_replays": Broken(
-        "1Kosmos: a request id may be used again", _patch(KosmosStore, "remember_request_id", lambda *a: True)
-    ),
+    "accept_replays": Broken("1Kosmos: a request id may be used again", _remember_per(lambda: str(uuid.uuid4()))),
     "replay_per_key_pair": Broken(
         "1Kosmos: replay protection is per caller key pair", _remember_per(lambda: request.headers["publickey"])
     ),
@@ -490,7 +491,7 @@ BROKEN: dict[str, Broken] = {
     ),
     "reset_keeps_key": Broken(
         "1Kosmos: a service key reset answers a new key but keeps the old one",
-        _patch(KosmosStore, "reset_service_key", _reset_keeps_key),
+        _patch(KosmosStore, "replace_service_key", staticmethod(_reset_keeps_key)),
     ),
     # 10Duke: /put
     "put_returns_body": Broken("10Duke: /put answers 200 with a JSON body", hook=_put_returns_body),

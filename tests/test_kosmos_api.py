@@ -342,6 +342,27 @@ def test_replayed_request_id(client: FlaskClient, signer: KosmosSigner, make_lic
     assert len(stored_events(client)) == 1
 
 
+def test_a_replayed_request_that_is_also_invalid_is_refused_as_a_replay(
+    client: FlaskClient, signer: KosmosSigner, make_license: Any
+) -> None:
+    headers = signer.headers(make_license("system"))
+    assert client.put(EVENT_URL, headers=headers, json={"data": signer.seal({"type": "x"})}).status_code == 200
+    replayed_and_invalid = client.put(EVENT_URL, headers=headers, json={"data": signer.seal({"no": "type"})})
+    assert_refused(replayed_and_invalid, 401, "already used")
+
+
+def test_a_refused_request_records_nothing_so_its_request_id_stays_usable(
+    client: FlaskClient, signer: KosmosSigner, make_license: Any
+) -> None:
+    """One transaction per accepted request: the request id is recorded with the event, or not at all."""
+    headers = signer.headers(make_license("system"))
+    assert client.put(EVENT_URL, headers=headers, json={"data": signer.seal({"no": "type"})}).status_code == 400
+    assert stored_events(client) == []
+    assert client.put(EVENT_URL, headers=headers, json={"data": signer.seal({"type": "x"})}).status_code == 200
+    assert_refused(client.put(EVENT_URL, headers=headers, json={"data": signer.seal({"type": "x"})}), 401, "already")
+    assert len(stored_events(client)) == 1
+
+
 def test_fresh_request_ids_are_not_replays(client: FlaskClient, signer: KosmosSigner, make_license: Any) -> None:
     license_key = make_license("system")
     for _ in range(3):

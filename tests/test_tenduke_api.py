@@ -234,14 +234,15 @@ def test_deleted_client_key_stops_working(client: FlaskClient, tenduke: TenDukeS
     assert len(tenduke_events(client)) == 1
 
 
-def test_parsed_key_cache_holds_only_registered_clients(app: Flask, client: FlaskClient, clock: Clock) -> None:
+def test_the_key_ring_holds_only_registered_clients(app: Flask, client: FlaskClient, clock: Clock) -> None:
     first, second = TenDukeSigner(client, clock, slot=0), TenDukeSigner(client, clock, slot=1)
     assert first.put(event()).status_code == second.put(event()).status_code == 200
     store = backend_of(app).tenduke
-    assert len(store._parsed) == 2
+    assert len(store.key_ring()) == 4  # each key by client id and by thumbprint
     assert client.delete(f"/__admin/tenduke/clients/{second.record['clientId']}").status_code == 204
     assert first.put(event()).status_code == 200
-    assert len(store._parsed) == 1
+    assert second.put(event()).status_code == 401
+    assert {kid for kid, _ in store.key_ring()} == {first.record["clientId"], first.record["thumbprint"]}
 
 
 # --- /put refused: 400, 413, 415 ------------------------------------------------------------------

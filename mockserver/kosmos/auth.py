@@ -11,6 +11,7 @@ from typing import Any
 
 from eventclient import kosmos_crypto, strict_json
 from eventclient.exceptions import CryptoError
+from mockserver.db import Write
 from mockserver.kosmos.errors import (
     HeaderNotDecryptable,
     InvalidPublicKey,
@@ -23,8 +24,10 @@ from mockserver.kosmos.store import KosmosStore, License
 
 __all__ = [
     "Caller",
+    "RequestTicket",
     "cached_shared_key",
     "canonical_uuid",
+    "commit_request",
     "echo_text",
     "parse_request_id",
     "valid_license",
@@ -44,6 +47,17 @@ class Caller:
     request_id: dict[str, Any]
     request_id_text: str
     """The request id as echoed: :func:`echo_text`."""
+    ticket: RequestTicket | None = None
+    """What recording the request id takes, once the answer is ready; None without replay protection."""
+
+
+@dataclass(frozen=True)
+class RequestTicket:
+    """A request id checked as not seen, to be recorded with the request's writes (one transaction)."""
+
+    request_uuid: str
+    expires: float
+    keep_after: float
 
 
 @functools.lru_cache(maxsize=SHARED_KEY_CACHE_SIZE)
@@ -153,8 +167,25 @@ def verify_caller(
     if seen is not None:
         seen["request_id"] = echo_text(request_id)
     record = valid_license(store, license_key, now, seen)
-    if replay_protection and not store.remember_request_id(
-        canonical_uuid(request_id["uuid"]), float(request_id["ts"]) + window, replay_memory
-    ):
-        raise ReplayedRequestId(f"requestid: uuid {request_id['uuid']} was already used")
-    return Caller(key, record, request_id, echo_text(request_id))
+    ticket = None
+    if replay_protection:
+        ticket = RequestTicket(canonical_uuid(request_id["uuid"]), float(request_id["ts"]) + window, replay_memory)
+        if store.request_id_seen(ticket.request_uuid, replay_memory):
+            raise ReplayedRequestId(f"requestid: uuid {request_id['uuid']} was already used")
+    return Caller(key, record, request_id, echo_text(request_id), ticket)
+
+
+def commit_request(store: KosmosStore, caller: Caller, write: Write | None = None) -> None:
+    """Record the caller's request id and run ``write``, in one transaction.
+
+    A request id recorded by a concurrent request since :func:`verify_caller` saw it free is a
+    replay: refused, and nothing is written.
+    """
+    ticket = caller.ticket
+    if ticket is None:
+        if write is not None:
+            with store.db.transaction() as tx:
+                write(tx)
+        return
+    if not store.remember_request_id(ticket.request_uuid, ticket.expires, ticket.keep_after, write):
+        raise ReplayedRequestId(f"requestid: uuid {caller.request_id['uuid']} was already used")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from typing import Any
 
@@ -10,7 +11,8 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from eventclient import kosmos_crypto
 from eventclient.exceptions import CryptoError
 from mockserver.backend import current_backend
-from mockserver.kosmos.auth import Caller, valid_license, verify_caller
+from mockserver.db import Write
+from mockserver.kosmos.auth import Caller, commit_request, valid_license, verify_caller
 from mockserver.kosmos.errors import KosmosError, LicenseForbidden, ServiceKeyNotFound
 from mockserver.kosmos.events import build_event, check_query_bounds, open_event_data, parse_event_time
 from mockserver.limits import check_rate
@@ -43,10 +45,15 @@ def _authenticate(tenant_id: str | None = None, community_id: str | None = None)
     return caller
 
 
-def _answer(caller: Caller, body: Any = None, status: int = 200) -> Response:
+def _answer(caller: Caller, body: Any = None, status: int = 200, write: Write | None = None) -> Response:
+    """The answer to an authenticated request; then its request id and ``write`` are committed together.
+
+    The answer is built first: nothing is stored unless it can be sent.
+    """
     response = jsonify(body) if body is not None else Response(status=status)
     response.status_code = status
     response.headers["requestid"] = caller.request_id_text
+    commit_request(current_backend().kosmos, caller, write)
     return response
 
 
@@ -85,13 +92,14 @@ def get_service_keys() -> Response:
 
 def reset_service_key(keyId: str) -> Response:  # noqa: N803 - the spec's parameter name
     caller = _authenticate()
-    answer = _answer(caller)  # built before the key changes: no rotation unless the answer can be sent
-    key = current_backend().kosmos.reset_service_key(keyId)
-    if key is None:
-        raise ServiceKeyNotFound(f"no service key with keyId {keyId}")
-    answer.set_data(jsonify(key.public_view()).get_data())
-    answer.mimetype = "application/json"
-    return answer
+    store = current_backend().kosmos
+    key = store.new_service_key(keyId)
+
+    def rotate(tx: sqlite3.Connection) -> None:
+        if not store.replace_service_key(tx, key):
+            raise ServiceKeyNotFound(f"no service key with keyId {keyId}")
+
+    return _answer(caller, key.public_view(), write=rotate)
 
 
 def ecdsa_helper(method: str) -> Response:
@@ -145,9 +153,7 @@ def create_event(tenantId: str, communityId: str, eventName: str) -> Response:  
         request_id=caller.request_id,
         now=backend.clock(),
     )
-    answer = _answer(caller)  # built before the commit: nothing is stored unless the answer can be sent
-    backend.kosmos.add_event(event)
-    return answer
+    return _answer(caller, write=lambda tx: backend.kosmos.write_event(tx, event))
 
 
 def query_events(tenantId: str, communityId: str) -> Response:  # noqa: N803

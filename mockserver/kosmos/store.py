@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any
 
 from eventclient import kosmos_crypto
 from mockserver import rfc3339
-from mockserver.db import Database, equality_filters
+from mockserver.db import Database, Write, equality_filters
 
 __all__ = ["AUTH_LEVELS", "EventPage", "KosmosStore", "License", "LicenseFieldInvalid", "ServiceKey"]
 
@@ -156,6 +157,8 @@ class KosmosStore:
         self.db = db
         self.clock = clock
         db.migrate(SCHEMA)
+        db.watch("kosmos_service_keys")
+        db.watch("kosmos_licenses")
         self._count_existing_events()
         self.ensure_service_key()
 
@@ -191,24 +194,29 @@ class KosmosStore:
 
     def service_keys(self) -> list[ServiceKey]:
         """All service keys, the primary first."""
+        return list(self.db.cached("kosmos_service_keys", "all", self._read_service_keys))
+
+    def _read_service_keys(self) -> tuple[ServiceKey, ...]:
         rows = self.db.query("SELECT * FROM kosmos_service_keys ORDER BY position, key_id")
-        return [ServiceKey(r["key_id"], r["private_key"], r["public_key"], r["created_at"]) for r in rows]
+        return tuple(ServiceKey(r["key_id"], r["private_key"], r["public_key"], r["created_at"]) for r in rows)
 
     def primary_key(self) -> ServiceKey:
         """The key callers encrypt to (``/events/publickeys``)."""
         return self.ensure_service_key()
 
-    def reset_service_key(self, key_id: str) -> ServiceKey | None:
-        """Replace the key pair of ``key_id``; None if there is no such key."""
+    def new_service_key(self, key_id: str) -> ServiceKey:
+        """A fresh key pair for ``key_id``, not stored yet (:meth:`replace_service_key` stores it)."""
         pair = kosmos_crypto.generate_keypair()
-        with self.db.transaction() as tx:
-            cursor = tx.execute(
-                "UPDATE kosmos_service_keys SET private_key = ?, public_key = ?, created_at = ? WHERE key_id = ?",
-                (pair.private_key, pair.public_key, _iso(self.clock()), key_id),
-            )
-            if cursor.rowcount == 0:
-                return None
-        return next(k for k in self.service_keys() if k.key_id == key_id)
+        return ServiceKey(key_id, pair.private_key, pair.public_key, _iso(self.clock()))
+
+    @staticmethod
+    def replace_service_key(tx: sqlite3.Connection, key: ServiceKey) -> bool:
+        """In transaction ``tx``, give ``key.key_id`` the key pair of ``key``; False if there is no such key."""
+        cursor = tx.execute(
+            "UPDATE kosmos_service_keys SET private_key = ?, public_key = ?, created_at = ? WHERE key_id = ?",
+            (key.private_key, key.public_key, key.created_at, key.key_id),
+        )
+        return cursor.rowcount > 0
 
     # licenses ---------------------------------------------------------------------------------
     def create_license(self, fields: dict[str, Any]) -> License | None:
@@ -248,8 +256,12 @@ class KosmosStore:
 
     def license_by_key(self, license_key: str) -> License | None:
         """The license whose key string is ``license_key``."""
-        rows = self.db.query("SELECT * FROM kosmos_licenses WHERE license_key = ?", (license_key,))
-        return _license(rows[0]) if rows else None
+
+        def read() -> License | None:
+            rows = self.db.query("SELECT * FROM kosmos_licenses WHERE license_key = ?", (license_key,))
+            return _license(rows[0]) if rows else None
+
+        return self.db.cached("kosmos_licenses", license_key, read)
 
     def update_license(self, key_id: str, changes: dict[str, Any]) -> License | None:
         """Apply ``disabled``/``expiry``/``tag`` changes; None if there is no such license."""
@@ -268,31 +280,54 @@ class KosmosStore:
             return tx.execute("DELETE FROM kosmos_licenses WHERE key_id = ?", (key_id,)).rowcount > 0
 
     # request ids ------------------------------------------------------------------------------
-    def remember_request_id(self, request_uuid: str, expires: float, keep_after: float = 0) -> bool:
-        """Record a request id valid until ``expires``; False if it is already recorded (a replay).
+    def request_id_seen(self, request_uuid: str, keep_after: float = 0) -> bool:
+        """Whether ``request_uuid`` is recorded and not yet forgotten (a replay); records nothing."""
+        rows = self.db.query(
+            "SELECT 1 FROM kosmos_request_ids WHERE uuid = ? AND expires >= ?",
+            (request_uuid, self.clock() - keep_after),
+        )
+        return bool(rows)
 
-        It is kept ``keep_after`` seconds longer, so a clock stepped by less than that cannot bring it back.
+    def remember_request_id(
+        self,
+        request_uuid: str,
+        expires: float,
+        keep_after: float = 0,
+        then: Write | None = None,
+    ) -> bool:
+        """Record a request id valid until ``expires``, and run ``then`` in the same transaction.
+
+        False if the id is already recorded (a replay): then nothing is written. The id is kept
+        ``keep_after`` seconds longer, so a clock stepped by less than that cannot bring it back.
         """
         now = self.clock()
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM kosmos_request_ids WHERE expires < ?", (now - keep_after,))
             cursor = tx.execute("INSERT OR IGNORE INTO kosmos_request_ids VALUES (?, ?)", (request_uuid, expires))
-            return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return False
+            if then is not None:
+                then(tx)
+            return True
 
     # events -----------------------------------------------------------------------------------
     def add_event(self, event: dict[str, Any]) -> int:
         """Store an event that already carries its server fields; return its row id once committed."""
         with self.db.transaction() as tx:
-            cursor = tx.execute(
-                "INSERT INTO kosmos_events (tenant_id, community_id, event_name, event_ts, body)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (
-                    event["tenant_id"], event["community_id"], event["eventName"], event["event_ts"],
-                    json.dumps(event, separators=(",", ":")),
-                ),
-            )  # fmt: skip
-            tx.execute(COUNT_EVENT, (event["tenant_id"], event["community_id"], event["eventName"]))
-            return int(cursor.lastrowid or 0)
+            return self.write_event(tx, event)
+
+    @staticmethod
+    def write_event(tx: sqlite3.Connection, event: dict[str, Any]) -> int:
+        """Store an event in transaction ``tx`` (with its count); its row id."""
+        cursor = tx.execute(
+            "INSERT INTO kosmos_events (tenant_id, community_id, event_name, event_ts, body) VALUES (?, ?, ?, ?, ?)",
+            (
+                event["tenant_id"], event["community_id"], event["eventName"], event["event_ts"],
+                json.dumps(event, separators=(",", ":")),
+            ),
+        )  # fmt: skip
+        tx.execute(COUNT_EVENT, (event["tenant_id"], event["community_id"], event["eventName"]))
+        return int(cursor.lastrowid or 0)
 
     def query_events(
         self,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -114,8 +113,7 @@ class TenDukeStore:
         self.db = db
         self.clock = clock
         db.migrate(SCHEMA)
-        self._parsed: dict[str, rsa.RSAPublicKey | None] = {}
-        self._parsed_lock = threading.Lock()
+        db.watch("tenduke_clients")
 
     # clients ----------------------------------------------------------------------------------
     def register_client(
@@ -161,21 +159,18 @@ class TenDukeStore:
     def key_ring(self) -> list[tuple[str, rsa.RSAPublicKey]]:
         """(key id, key) of every client; a key answers to its client id and its thumbprint as ``kid``.
 
-        Parsed keys are cached, for the registered clients only (so the cache is as large as the
-        client table); the list of clients is read each time so that every process sees
-        registrations and deletions made by the others.
+        Kept in memory until any process registers or deletes a client (:meth:`Database.cached`).
         """
+        return list(self.db.cached("tenduke_clients", "ring", self._read_key_ring))
+
+    def _read_key_ring(self) -> tuple[tuple[str, rsa.RSAPublicKey], ...]:
         rows = self.db.query("SELECT client_id, thumbprint, public_key_pem FROM tenduke_clients")
-        with self._parsed_lock:
-            # by thumbprint: a key re-registered under an old client id is parsed anew
-            parsed = {row["thumbprint"]: self._parsed.get(row["thumbprint"]) or _usable(row) for row in rows}
-            self._parsed = parsed
         ring = []
         for row in rows:
-            if (key := parsed[row["thumbprint"]]) is not None:
+            if (key := _usable(row)) is not None:
                 ring.append((row["thumbprint"], key))
                 ring.append((row["client_id"], key))
-        return ring
+        return tuple(ring)
 
     def client_id_of(self, key_id: str) -> str:
         """The client id of a key-ring id (a client id or a thumbprint); ``key_id`` itself if unknown."""
@@ -265,6 +260,3 @@ class TenDukeStore:
             tx.execute("DELETE FROM tenduke_events")
             if everything:
                 tx.execute("DELETE FROM tenduke_clients")
-        if everything:
-            with self._parsed_lock:
-                self._parsed.clear()
