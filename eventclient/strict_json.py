@@ -19,6 +19,9 @@ MAX_DEPTH = 32
 """Deepest nesting of arrays and objects accepted; events are far flatter than this."""
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+_ESCAPED_SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+_UTF8_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
 
 
 class JsonRefused(ValueError):
@@ -46,6 +49,30 @@ def _finite_int(text: str) -> int:
 def _check_string(value: str, where: str) -> None:
     if _SURROGATE.search(value):
         raise JsonRefused(f"{where or 'the value'}: a string holds a lone surrogate (not Unicode text)")
+
+
+def _may_hold_surrogates(data: str | bytes) -> bool:
+    r"""Whether the text could decode to a string with a surrogate; False is certain, True a maybe.
+
+    ``json.loads`` makes surrogates from ``\\uD800``-style escapes, and from UTF-8 bytes of
+    surrogates (it decodes with ``surrogatepass``); a text with neither needs no string checks.
+    """
+    if isinstance(data, str):
+        return bool(_SURROGATE.search(data) or _ESCAPED_SURROGATE.search(data))
+    if json.detect_encoding(data) != "utf-8":
+        return True
+    return bool(_UTF8_SURROGATE.search(data) or _ESCAPED_SURROGATE_BYTES.search(data))
+
+
+def _check_depth(value: Any, max_depth: int) -> None:
+    """Walk the arrays and objects of ``value`` without recursion; refuse nesting beyond ``max_depth``."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        node, depth = pending.pop()
+        if depth >= max_depth:
+            raise JsonRefused(f"nested more than {max_depth} levels deep")
+        items = node.values() if type(node) is dict else node
+        pending.extend((item, depth + 1) for item in items if type(item) is dict or type(item) is list)
 
 
 def _check(value: Any, max_depth: int) -> None:
@@ -78,5 +105,8 @@ def loads(data: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
         raise JsonRefused(f"nested more than {max_depth} levels deep") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise JsonRefused(str(exc)) from exc
-    _check(value, max_depth)
+    if _may_hold_surrogates(data):
+        _check(value, max_depth)
+    elif type(value) is dict or type(value) is list:
+        _check_depth(value, max_depth)
     return value

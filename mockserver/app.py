@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, abort, current_app, g, jsonify, request
+from flask import Flask, Request, Response, abort, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from mockserver import backend as backend_module
@@ -70,10 +70,27 @@ def _handle_unexpected(exc: Exception) -> Response:
     return _render(500, "internal error in the mock; see its log")
 
 
-def _journal(response: Response) -> Response:
+def _before_request() -> Response | None:
+    """The checks every request passes first, in order; the request and settings are looked up once."""
+    req, config = request._get_current_object(), current_app.config  # type: ignore[attr-defined]
+    check_headers(req, config)
+    bound_streamed_body(req, config)
+    guard_admin(req, config)
+    return answer_preflight(req, config)
+
+
+def _after_request(response: Response) -> Response:
+    """CORS headers, then the journal entry of every answer."""
+    req, app = request._get_current_object(), current_app._get_current_object()  # type: ignore[attr-defined]
+    cors_headers(req, app.config, response)
+    _journal(req, app, response)
+    return response
+
+
+def _journal(request: Request, app: Flask, response: Response) -> None:
     if (request.endpoint or "").startswith("pages."):  # the docs and the inspector are not traffic to inspect
-        return response
-    backend = backend_module.current_backend()
+        return
+    backend = backend_module.backend_of(app)
     backend.journal.record(
         JournalEntry(
             time=backend.clock(),
@@ -86,7 +103,6 @@ def _journal(response: Response) -> Response:
             license_key_id=g.get("kosmos_seen", {}).get("license_key_id"),
         )
     )
-    return response
 
 
 def _serve_spec(name: str) -> Response:
@@ -107,10 +123,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_settings(given).as_mapping())
     app.config.from_mapping(flask_keys)
     backend_module.init_app(app)
-    app.before_request(check_headers)
-    app.before_request(bound_streamed_body)
-    app.before_request(guard_admin)
-    app.before_request(answer_preflight)
+    app.before_request(_before_request)
 
     app.register_blueprint(kosmos_routes.create_blueprint())
     app.register_blueprint(tenduke_routes.create_blueprint())
@@ -122,6 +135,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(HTTPException, _handle_http_error)
     app.register_error_handler(Exception, _handle_unexpected)
-    app.after_request(cors_headers)
-    app.after_request(_journal)
+    app.after_request(_after_request)
     return app

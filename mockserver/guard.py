@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 from urllib.parse import urlsplit
 
-from flask import Response, current_app, request
+from flask import Config, Request, Response
 
 from mockserver.error_format import api_of
 from mockserver.errors import ApiError, UnsupportedMediaType
@@ -44,29 +44,29 @@ def _hostname(host: str) -> str:
     return (urlsplit(f"//{host}").hostname or "").lower()
 
 
-def _same_origin(origin: str) -> bool:
+def _same_origin(request: Request, origin: str) -> bool:
     return origin.rstrip("/").lower() == f"{request.scheme}://{request.host}".lower()
 
 
-def guard_admin() -> None:
+def guard_admin(request: Request, config: Config) -> None:
     """Refuse an admin request without the token, for a foreign Host or Origin, or a write that is not JSON."""
     if api_of(request.path) != "admin":
         return
-    token = str(current_app.config["ADMIN_TOKEN"])
+    token = str(config["ADMIN_TOKEN"])
     if token:
         sent = request.headers.get("Authorization", "")
         scheme, _, value = sent.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
             raise AdminUnauthorized("the admin API needs Authorization: Bearer <the token eventdouble serve printed>")
     else:
-        hosts = [h.lower() for h in current_app.config["ADMIN_HOSTS"]]
+        hosts = [h.lower() for h in config["ADMIN_HOSTS"]]
         if "*" not in hosts and _hostname(request.host) not in hosts:
             raise RequestForbidden(
                 f"Host {request.host[:100]!r} is not allowed for the admin API (allowed: {', '.join(hosts)}); "
                 "set an admin token to reach it under another name"
             )
     origin = request.headers.get("Origin")
-    if origin is not None and not _same_origin(origin):
+    if origin is not None and not _same_origin(request, origin):
         raise RequestForbidden(f"requests from origin {origin[:100]!r} may not use the admin API")
     if request.method in ADMIN_WRITE_METHODS and (request.mimetype or "") != "application/json":
         raise UnsupportedMediaType(
@@ -74,22 +74,22 @@ def guard_admin() -> None:
         )
 
 
-def _allowed_origin() -> str | None:
+def _allowed_origin(request: Request, config: Config) -> str | None:
     """The request's ``Origin`` if CORS is on for it and the path is a vendor API's."""
     origin = request.headers.get("Origin")
     if origin is None or api_of(request.path) not in ("kosmos", "tenduke"):
         return None
-    allowed = list(current_app.config["CORS_ORIGINS"])
+    allowed = list(config["CORS_ORIGINS"])
     return origin if "*" in allowed or origin.rstrip("/") in [o.rstrip("/") for o in allowed] else None
 
 
-def answer_preflight() -> Response | None:
+def answer_preflight(request: Request, config: Config) -> Response | None:
     """A CORS preflight of a vendor API: 204 with the allowed methods and headers, or 403 if CORS is off for it."""
     if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
         return None
     if api_of(request.path) not in ("kosmos", "tenduke"):
         raise RequestForbidden("cross-origin requests are not served here")
-    origin = _allowed_origin()
+    origin = _allowed_origin(request, config)
     if origin is None:
         raise RequestForbidden(
             f"CORS is off for origin {request.headers.get('Origin', '')[:100]!r}; start the mock with --cors ORIGIN"
@@ -103,9 +103,9 @@ def answer_preflight() -> Response | None:
     return response
 
 
-def cors_headers(response: Response) -> Response:
+def cors_headers(request: Request, config: Config, response: Response) -> Response:
     """Add the CORS answer headers to a vendor API's response for an allowed origin."""
-    origin = _allowed_origin()
+    origin = _allowed_origin(request, config)
     if origin is not None:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED

@@ -14,7 +14,7 @@ import os
 import threading
 import time
 import weakref
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,6 +55,12 @@ class JournalEntry:
     request_id: str | None = None
     license_key_id: str | None = None
 
+    def row(self) -> tuple[Any, ...]:
+        """The values in ``COLUMNS`` order, text cut at ``MAX_FIELD`` characters."""
+        values = (self.time, self.method, self.path, self.status, self.api, self.reason, self.request_id,
+                  self.license_key_id)  # fmt: skip
+        return tuple(v[:MAX_FIELD] if isinstance(v, str) else v for v in values)
+
 
 def _shown(row: Any) -> dict[str, Any]:
     entry = dict(row)
@@ -84,7 +90,7 @@ class Journal:
             pending, self._pending = self._pending, []
         if not pending:
             return
-        rows = [tuple(v[:MAX_FIELD] if isinstance(v, str) else v for v in astuple(e)) for e in pending[-self.size :]]
+        rows = [entry.row() for entry in pending[-self.size :]]
         try:
             with self.db.transaction() as tx:
                 tx.executemany(INSERT, rows)

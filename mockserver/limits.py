@@ -6,7 +6,7 @@ import io
 import re
 from collections.abc import Callable
 
-from flask import current_app, request
+from flask import Config, Request, current_app
 
 from mockserver.backend import current_backend
 from mockserver.errors import HeaderFieldsTooLarge, PayloadTooLarge, RequestValidationError, TooManyRequests
@@ -14,7 +14,7 @@ from mockserver.errors import HeaderFieldsTooLarge, PayloadTooLarge, RequestVali
 __all__ = ["bound_streamed_body", "check_headers", "check_rate"]
 
 
-def bound_streamed_body() -> None:
+def bound_streamed_body(request: Request, config: Config) -> None:
     """Read a body sent without ``Content-Length`` (chunked) up to the limit; 413 if it goes on.
 
     werkzeug would stop reading at the limit and hand the app a truncated body (answered 400 as
@@ -23,7 +23,7 @@ def bound_streamed_body() -> None:
     environ = request.environ
     if request.content_length is not None or "wsgi.input_terminated" not in environ:
         return
-    limit = int(current_app.config["MAX_CONTENT_LENGTH"])
+    limit = int(config["MAX_CONTENT_LENGTH"])
     data = environ["wsgi.input"].read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(f"request body is larger than the limit of {limit} bytes")
@@ -35,24 +35,39 @@ _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 """Characters no header field value may hold (RFC 9110 5.5); a server may pass them on."""
 
 
-def check_headers() -> None:
+def check_headers(request: Request, config: Config) -> None:
     """Refuse a request whose header fields are over the size limits (431), or hold a control character (400).
 
     A field over ``MAX_HEADER_LENGTH``, or all of them over ``MAX_HEADERS_SIZE``, is too large; NUL,
-    CR, LF or another control character in a value is malformed (RFC 9110 5.5).
+    CR, LF or another control character in a value is malformed (RFC 9110 5.5). The fields are
+    read from the WSGI environ, where a name keeps its length (``HTTP_`` plus the name).
     """
-    field_limit = int(current_app.config["MAX_HEADER_LENGTH"])
-    total_limit = int(current_app.config["MAX_HEADERS_SIZE"])
+    field_limit = int(config["MAX_HEADER_LENGTH"])
+    total_limit = int(config["MAX_HEADERS_SIZE"])
     total = 0
-    for name, value in request.headers.items():
+    for key, value in request.environ.items():
+        if key.startswith("HTTP_"):
+            name = key[5:]
+        elif key in _UNPREFIXED:
+            name = key
+        else:
+            continue
         size = len(name) + len(value)
         if size > field_limit:
-            raise HeaderFieldsTooLarge(f"header {name.lower()} is {size} bytes; at most {field_limit} are accepted")
+            raise HeaderFieldsTooLarge(f"header {_spelled(name)} is {size} bytes; at most {field_limit} are accepted")
         if _CONTROL.search(value):
-            raise RequestValidationError(f"header {name.lower()[:100]} holds a control character")
+            raise RequestValidationError(f"header {_spelled(name)[:100]} holds a control character")
         total += size
     if total > total_limit:
         raise HeaderFieldsTooLarge(f"the headers are {total} bytes together; at most {total_limit} are accepted")
+
+
+_UNPREFIXED = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
+"""The two header fields WSGI keeps without the ``HTTP_`` prefix."""
+
+
+def _spelled(environ_name: str) -> str:
+    return environ_name.lower().replace("_", "-")
 
 
 def check_rate(subject: str | Callable[[], str], who: str) -> None:

@@ -24,7 +24,7 @@ from eventclient import strict_json
 from mockserver.errors import RequestValidationError, UnsupportedMediaType
 from mockserver.fastschema import fast_validator
 
-__all__ = ["SPEC_DIR", "OpenApiSpec", "Operation", "ValidatedRequest", "load_spec"]
+__all__ = ["SPEC_DIR", "Credential", "OpenApiSpec", "Operation", "Parameter", "ValidatedRequest", "load_spec"]
 
 SPEC_DIR = resources.files("eventdouble.openapi")
 """The specs: ``openapi/`` at the repository root, shipped in the wheel as package data."""
@@ -47,6 +47,26 @@ class ValidatedRequest:
     media_type: str | None = None
 
 
+@dataclass(frozen=True)
+class Parameter:
+    """A path, query or header parameter, with what validating it needs worked out at start."""
+
+    name: str
+    pointer: str
+    """The JSON pointer of its schema (the key of its validators)."""
+    schema: dict[str, Any]
+    """Its schema, ``$ref`` resolved."""
+    required: bool
+
+
+@dataclass(frozen=True)
+class Credential:
+    """One credential a security requirement asks for: a non-empty header, or a bearer token."""
+
+    header: str
+    bearer: bool = False
+
+
 @dataclass
 class Operation:
     """One operation of the spec with the validators built for it."""
@@ -55,10 +75,11 @@ class Operation:
     method: str
     path: str
     raw: dict[str, Any]
-    params: dict[str, list[tuple[dict[str, Any], str]]]  # location -> [(parameter, schema pointer)]
+    params: dict[str, list[Parameter]]  # location -> its parameters
     bodies: dict[str, str]  # media type -> schema pointer
     body_required: bool
-    security: list[dict[str, list[str]]]
+    security: list[list[Credential]]
+    """Alternative requirements: one of them must have all its credentials present."""
 
     @property
     def flask_rule(self) -> str:
@@ -113,14 +134,15 @@ class OpenApiSpec:
     def _operation(self, path: str, method: str, item: dict[str, Any]) -> Operation:
         raw = item[method]
         base = f"/paths/{_escape(path)}"
-        params: dict[str, list[tuple[dict[str, Any], str]]] = {"path": [], "query": [], "header": []}
+        params: dict[str, list[Parameter]] = {"path": [], "query": [], "header": []}
         sources = [(p, f"{base}/parameters/{i}") for i, p in enumerate(item.get("parameters", []))]
         sources += [(p, f"{base}/{method}/parameters/{i}") for i, p in enumerate(raw.get("parameters", []))]
         for param, pointer in sources:
-            pointer = self._pointer_of(param, pointer)
+            pointer = self._pointer_of(param, pointer) + "/schema"
             param = self.resolve(param)
             if param["in"] in params:
-                params[param["in"]].append((param, pointer + "/schema"))
+                schema = self.resolve(self.resolve_pointer(pointer))
+                params[param["in"]].append(Parameter(param["name"], pointer, schema, bool(param.get("required"))))
         body = self.resolve(raw.get("requestBody", {}))
         body_base = self._pointer_of(raw.get("requestBody", {}), f"{base}/{method}/requestBody")
         bodies = {media: f"{body_base}/content/{_escape(media)}/schema" for media in body.get("content", {})}
@@ -132,8 +154,19 @@ class OpenApiSpec:
             params=params,
             bodies=bodies,
             body_required=bool(body.get("required")),
-            security=raw.get("security", self.document.get("security", [])),
+            security=[
+                [self._credential(name) for name in requirement]
+                for requirement in raw.get("security", self.document.get("security", []))
+            ],
         )
+
+    def _credential(self, scheme_name: str) -> Credential:
+        scheme = self.resolve(self.document["components"]["securitySchemes"][scheme_name])
+        if scheme["type"] == "apiKey" and scheme["in"] == "header":
+            return Credential(scheme["name"])
+        if scheme["type"] == "http" and scheme["scheme"].lower() == "bearer":
+            return Credential("Authorization", bearer=True)
+        raise ValueError(f"{self.uri}: security scheme {scheme_name!r} is not one the mock can check")
 
     def validator(self, pointer: str) -> OAS30Validator:
         """A (cached) validator for the schema at ``pointer``."""
@@ -179,21 +212,20 @@ class OpenApiSpec:
 
     def validate(self, op: Operation, request: Request, view_args: Mapping[str, Any]) -> ValidatedRequest:
         """Check security headers, parameters and body of ``request`` against ``op``."""
-        _check_security(self, op, request)
+        headers = request.headers
+        _check_security(op, headers)
         result = ValidatedRequest()
-        sources = {"path": view_args, "query": request.args, "header": request.headers}
-        for location, params in op.params.items():
+        for location, source in (("path", view_args), ("query", request.args), ("header", headers)):
             values = {}
-            for param, pointer in params:
-                name = param["name"]
-                if name in sources[location]:
-                    schema = self.resolve(self.resolve_pointer(pointer))
-                    values[name] = _coerce(sources[location][name], schema)
-                    self.check(pointer, values[name], f"{location} parameter {name!r}")
-                elif param.get("required"):
-                    raise RequestValidationError(f"{location} parameter {name!r} is required")
-                elif location == "query" and "default" in (schema := self.resolve(self.resolve_pointer(pointer))):
-                    values[name] = schema["default"]
+            for param in op.params[location]:
+                value = source.get(param.name)
+                if value is not None:
+                    values[param.name] = _coerce(value, param.schema)
+                    self.check(param.pointer, values[param.name], f"{location} parameter {param.name!r}")
+                elif param.required:
+                    raise RequestValidationError(f"{location} parameter {param.name!r} is required")
+                elif location == "query" and "default" in param.schema:
+                    values[param.name] = param.schema["default"]
             setattr(result, location, values)
         if op.bodies:
             result.media_type, result.body = self._body(op, request)
@@ -226,28 +258,24 @@ class OpenApiSpec:
         return media, body
 
 
-def _check_security(spec: OpenApiSpec, op: Operation, request: Request) -> None:
+def _check_security(op: Operation, headers: Mapping[str, str]) -> None:
     """At least one security requirement must have all its credentials present and non-empty."""
-    if not op.security:
-        return
     problem = None
     for requirement in op.security:
         problem = None
-        for scheme_name in requirement:
-            scheme = spec.resolve(spec.document["components"]["securitySchemes"][scheme_name])
-            if scheme["type"] == "apiKey" and scheme["in"] == "header":
-                if not request.headers.get(scheme["name"], "").strip():
-                    problem = RequestValidationError(f"{scheme['name']}: This header should not be empty")
-                    break
-            elif scheme["type"] == "http" and scheme["scheme"].lower() == "bearer":
-                auth = request.headers.get("Authorization", "")
-                if not auth.lower().startswith("bearer ") or not auth[7:].strip():
+        for credential in requirement:
+            value = headers.get(credential.header, "")
+            if credential.bearer:
+                if not value.lower().startswith("bearer ") or not value[7:].strip():
                     problem = RequestValidationError("Authorization: a Bearer token is required", 401)
                     break
+            elif not value.strip():
+                problem = RequestValidationError(f"{credential.header}: This header should not be empty")
+                break
         if problem is None:
             return
-    assert problem is not None
-    raise problem
+    if problem is not None:
+        raise problem
 
 
 def _coerce(value: str, schema: Mapping[str, Any]) -> Any:

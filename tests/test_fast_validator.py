@@ -70,8 +70,9 @@ def test_int64_bounds_are_kept() -> None:
     spec = load_spec("tenduke-events")
     checked = 0
     for op in spec.operations.values():
-        for _, pointer in op.params["query"]:
-            if spec.resolve(spec.resolve_pointer(pointer)).get("format") == "int64":
+        for param in op.params["query"]:
+            if param.schema.get("format") == "int64":
+                pointer = param.pointer
                 check = fast(spec, pointer)
                 assert check(2**63 - 1)
                 assert not check(2**63)

@@ -187,19 +187,18 @@ class TenDukeStore:
             last = tx.execute("SELECT MAX(received) FROM tenduke_events").fetchone()[0] or 0
             # the real clock in whole nanoseconds; an injected one (tests) in float seconds
             now_ns = time.time_ns() if self.clock is time.time else int(self.clock() * 1_000_000_000)
+            rows = []
             for event in events:
                 last = max(now_ns, last + 1)
                 record = {**event, "eventReceived": last}
                 record.setdefault("eventId", str(uuid.uuid4()))
-                tx.execute(
-                    "INSERT INTO tenduke_events VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        last, record["eventId"], record.get("eventSourceId"), record.get("eventType"),
-                        record.get("eventObjectType"), record.get("eventObjectId"),
-                        json.dumps(record, separators=(",", ":")),
-                    ),
-                )  # fmt: skip
+                body = json.dumps(record, separators=(",", ":"))
+                rows.append((
+                    last, record["eventId"], record.get("eventSourceId"), record.get("eventType"),
+                    record.get("eventObjectType"), record.get("eventObjectId"), body,
+                ))  # fmt: skip
                 stored.append(record)
+            tx.executemany("INSERT INTO tenduke_events VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
         return stored
 
     def page(
