@@ -1,6 +1,7 @@
 """Benchmark the mock against a bare Flask app and Stoplight Prism; print a Markdown table.
 
-    .venv/bin/python bench/run.py            # about 20 minutes; writes bench/results.md
+    .venv/bin/python bench/run.py                  # every scenario, about 30 minutes; writes bench/results.md
+    .venv/bin/python bench/run.py --only put,query # just these (see --help for the names)
 
 Load comes from wrk on one core, every server runs on the other (taskset), all on loopback.
 Requests are signed before a run starts, so the load generator does no crypto. Each scenario
@@ -224,6 +225,8 @@ class Figures:
     p99_ms: float
     non_2xx: int
     requests: int
+    cpu_us: float = float("nan")
+    """Server CPU time (user + system, all its processes) per request, in microseconds."""
 
 
 def _ms(text: str) -> float:
@@ -277,7 +280,21 @@ def median_of(runs: list[Figures]) -> Figures:
         statistics.median(r.p99_ms for r in runs),
         sum(r.non_2xx for r in runs),
         sum(r.requests for r in runs),
+        statistics.median(r.cpu_us for r in runs),
     )
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of ``pid`` and all its descendants (living), from /proc."""
+    total, pending = 0, [pid]
+    while pending:
+        each = pending.pop()
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+            for task in Path(f"/proc/{each}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def measure(
@@ -286,15 +303,23 @@ def measure(
     make_lines: Callable[[], list[str]],
     args: argparse.Namespace,
     label: str,
+    server_pid: int,
     connections: int | None = None,
 ) -> Figures:
-    """Run a scenario ``args.repeats`` times, with fresh requests each time; the median figures."""
+    """Run a scenario ``args.repeats`` times, with fresh requests each time; the median figures.
+
+    The server's CPU time is read before and after each run, so CPU per request is known even
+    when a busy neighbour on a shared machine lowers the request rate.
+    """
     runs = []
     for repeat in range(args.repeats):
-        runs.append(run_wrk(wrk, url, make_lines(), args, connections or args.connections))
-        r = runs[-1]
+        lines = make_lines()
+        before = tree_cpu_seconds(server_pid)
+        r = run_wrk(wrk, url, lines, args, connections or args.connections)
+        r.cpu_us = (tree_cpu_seconds(server_pid) - before) / max(r.requests, 1) * 1e6
+        runs.append(r)
         print(f"  {label} #{repeat + 1}: {r.rps:.0f} req/s, p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms, "
-              f"non-2xx {r.non_2xx}/{r.requests}", file=sys.stderr)  # fmt: skip
+              f"{r.cpu_us:.0f} us CPU/request, non-2xx {r.non_2xx}/{r.requests}", file=sys.stderr)  # fmt: skip
     return median_of(runs)
 
 
@@ -329,6 +354,66 @@ def feed_page_line(base: str, creds: Credentials) -> str:
     return line("GET", f"/get/bench-feed?after={middle}&maxEventCount=500", None, **auth)
 
 
+# --- the 1Kosmos query at scale -----------------------------------------------------------------
+QUERY_TENANT, QUERY_COMMUNITY, QUERY_NAMES, QUERY_DAYS = "bench", "bench-query", 10, 60
+
+
+def store_kosmos_events(database: str, count: int) -> float:
+    """Write ``count`` events of one tenant and community straight into the mock's database; seconds taken.
+
+    They are spread evenly over the last ``QUERY_DAYS`` days and over ``QUERY_NAMES`` event names,
+    through the store's own write (so the kept counts stay right). The PUT path is measured apart.
+    """
+    from mockserver.db import Database
+    from mockserver.kosmos.store import KosmosStore
+
+    store = KosmosStore(Database(database), time.time)
+    started = time.monotonic()
+    now_ms = int(time.time() * 1000)
+    step = QUERY_DAYS * 86_400_000 // max(count, 1)
+    for first in range(0, count, 20_000):
+        with store.db.transaction() as tx:
+            for n in range(first, min(first + 20_000, count)):
+                ts = now_ms - QUERY_DAYS * 86_400_000 + n * step
+                store.write_event(tx, {"type": "event", "n": n, "tenant_id": QUERY_TENANT,
+                                       "community_id": QUERY_COMMUNITY, "eventName": f"E_Q{n % QUERY_NAMES}",
+                                       "event_ts": ts})  # fmt: skip
+    store.db.close()
+    return time.monotonic() - started
+
+
+def kosmos_queries(count: int) -> list[tuple[str, dict[str, object]]]:
+    """The query scenarios: the first page with and without filters, and a page far in."""
+
+    def at(days_ago: float) -> str:
+        moment = time.time() - days_ago * 86_400
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(moment)) + ".000"
+
+    window = {"from": at(QUERY_DAYS + 1), "to": at(-1)}  # every stored event is inside
+    named = {"query": {"event_name": "E_Q3"}}
+    return [
+        (f"1Kosmos query, first page of {count:,} events (one reader)", {"pSize": 25, "pIndex": 0}),
+        (f"1Kosmos query, first page, event_name ({count // QUERY_NAMES:,} match; one reader)", {"pSize": 25, **named}),
+        (f"1Kosmos query, first page, from/to around all {count:,} (one reader)", {"pSize": 25, **window}),
+        ("1Kosmos query, first page, event_name and from/to (one reader)", {"pSize": 25, **named, **window}),
+        ("1Kosmos query, page index 9,000 of 25 events (one reader)", {"pSize": 25, "pIndex": 9000}),
+    ]
+
+
+def kosmos_query_lines(creds: Credentials, count: int, body: dict[str, object]) -> list[str]:
+    """``count`` signed queries with ``body``, each with its own request id."""
+    key, path = creds.key, f"/reports/tenant/{QUERY_TENANT}/community/{QUERY_COMMUNITY}/events"
+    text = json.dumps(body)
+    out = []
+    for _ in range(count):
+        request_id = json.dumps({"ts": int(time.time()), "uuid": str(uuid.uuid4()), "appid": "bench"})
+        out.append(
+            line("POST", path, text, **{"Content-Type": "application/json", "publickey": creds.caller.public_key},
+                 licensekey=kosmos_crypto.encrypt(LICENSE, key), requestid=kosmos_crypto.encrypt(request_id, key))
+        )  # fmt: skip
+    return out
+
+
 # --- the run -----------------------------------------------------------------------------------
 @dataclass
 class Row:
@@ -349,14 +434,15 @@ def table(rows: list[Row], notes: list[str], machine: str) -> str:
     out = [
         f"Machine: {machine}",
         "",
-        "| Scenario | mock req/s | mock p50 | mock p99 | bare Flask req/s | Prism req/s "
-        "| mock / bare Flask | mock / Prism |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| Scenario | mock req/s | mock p50 | mock p99 | mock CPU/req | bare Flask req/s | Prism req/s "
+        "| Prism CPU/req | mock / bare Flask | mock / Prism |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         out.append(
             f"| {r.scenario} | {r.mock.rps:,.0f} | {r.mock.p50_ms:.2f} ms | {r.mock.p99_ms:.2f} ms "
-            f"| {f'{r.flask.rps:,.0f}' if r.flask else 'n/a'} | {f'{r.prism.rps:,.0f}' if r.prism else 'n/a'} "
+            f"| {r.mock.cpu_us:,.0f} µs | {f'{r.flask.rps:,.0f}' if r.flask else 'n/a'} "
+            f"| {f'{r.prism.rps:,.0f}' if r.prism else 'n/a'} | {f'{r.prism.cpu_us:,.0f} µs' if r.prism else 'n/a'} "
             f"| {_ratio(r.mock, r.flask)} | {_ratio(r.mock, r.prism)} |"
         )
     return "\n".join([*out, "", *notes]) + "\n"
@@ -372,17 +458,38 @@ def machine_description() -> str:
     )
 
 
+SCENARIOS = {
+    "healthz": "GET /events/healthz",
+    "put": "1Kosmos signed event PUT",
+    "refused": "1Kosmos refused PUT (bad license)",
+    "put1": "10Duke /put, 1 event",
+    "put100": "10Duke /put, 100 events",
+    "get": "10Duke /get, 500-event page",
+    "get1": ONE_READER,
+    "query": "1Kosmos query at scale",
+}
+"""What ``--only`` takes, and the scenario each name stands for."""
+
+
 def main() -> int:
-    """Run every scenario and print (and save) the table."""
+    """Run the chosen scenarios and print (and save) the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per scenario; the median is reported")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, mock and bare Flask alike")
-    parser.add_argument("--events", type=int, default=1_000_000, help="events ingested before the /get run")
+    parser.add_argument("--events", type=int, default=1_000_000, help="events stored before the /get and query runs")
+    parser.add_argument(
+        "--only",
+        type=lambda text: text.split(","),
+        default=list(SCENARIOS),
+        help=f"comma-separated scenarios to run, of: {', '.join(SCENARIOS)} (default: all)",
+    )
     parser.add_argument("--no-prism", action="store_true", help="skip the Prism baseline")
     parser.add_argument("--output", type=Path, default=BENCH / "results.md", help="where to write the table")
     args = parser.parse_args()
+    if unknown := set(args.only) - set(SCENARIOS):
+        parser.error(f"unknown scenario {', '.join(sorted(unknown))}; choose from {', '.join(SCENARIOS)}")
     if (os.cpu_count() or 1) < 2:
         raise SystemExit("bench: needs two cores (one for wrk, one for the server)")
     os.sched_setaffinity(0, {LOAD_CORE})
@@ -391,6 +498,7 @@ def main() -> int:
     bin_dir = Path(sys.executable).parent
     rows: dict[str, Row] = {}
     notes: list[str] = []
+    chosen = set(args.only)
 
     with tempfile.TemporaryDirectory() as tmp:
         seed = Path(tmp, "seed.json")
@@ -399,50 +507,70 @@ def main() -> int:
                                     "tendukeClients": [{"publicKeyPem": pair.public_pem}]}))  # fmt: skip
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        serve = [str(bin_dir / "eventdouble"), "serve", "--port", str(port), "--db", f"{tmp}/bench.sqlite",
+        database = f"{tmp}/bench.sqlite"
+        serve = [str(bin_dir / "eventdouble"), "serve", "--port", str(port), "--db", database,
                  "--seed", str(seed), "--workers", str(args.workers)]  # fmt: skip
         print(f"mock: {' '.join(serve)}", file=sys.stderr)
         with running(pinned(serve), f"{base}/events/healthz") as server, MemoryWatch(server.pid) as memory:
             creds = Credentials(httpx.get(f"{base}/events/publickeys").json()["publicKey"], rsa=pair)
             per_run = args.duration * 6000
-            scenarios: list[tuple[str, Callable[[], list[str]]]] = [
-                ("GET /events/healthz", lambda: [line("GET", "/events/healthz")]),
-                ("1Kosmos signed event PUT", lambda: kosmos_puts(creds, per_run, LICENSE)),
-                ("1Kosmos refused PUT (bad license)", lambda: kosmos_puts(creds, 200, BAD_LICENSE)),
-                ("10Duke /put, 1 event", lambda: tenduke_puts(creds, 1)),
-                ("10Duke /put, 100 events", lambda: tenduke_puts(creds, 100)),
+            simple: list[tuple[str, Callable[[], list[str]]]] = [
+                (name, make)
+                for key, name, make in [
+                    ("healthz", SCENARIOS["healthz"], lambda: [line("GET", "/events/healthz")]),
+                    ("put", SCENARIOS["put"], lambda: kosmos_puts(creds, per_run, LICENSE)),
+                    ("refused", SCENARIOS["refused"], lambda: kosmos_puts(creds, 200, BAD_LICENSE)),
+                    ("put1", SCENARIOS["put1"], lambda: tenduke_puts(creds, 1)),
+                    ("put100", SCENARIOS["put100"], lambda: tenduke_puts(creds, 100)),
+                ]
+                if key in chosen
             ]
-            for name, make in scenarios:
-                rows[name] = Row(name, measure(wrk, base, make, args, f"mock {name}"))
+            for name, make in simple:
+                rows[name] = Row(name, measure(wrk, base, make, args, f"mock {name}", server.pid))
             before = memory.peak_mb
-            seconds = ingest(base, creds, args.events, 1000)
-            notes.append(
-                f"- Ingestion: {args.events:,} events through `/put` in batches of 1,000 (two clients) took "
-                f"{seconds:.0f} s ({args.events / seconds:,.0f} events/s)."
-            )
-            page = feed_page_line(base, creds)
-            get_name = f"10Duke /get, 500-event page of a {args.events:,}-event feed"
-            rows[get_name] = Row(get_name, measure(wrk, base, lambda: [page], args, f"mock {get_name}"))
-            rows[ONE_READER] = Row(ONE_READER, measure(wrk, base, lambda: [page], args, f"mock {ONE_READER}", 1))
+            reads: list[tuple[str, Callable[[], list[str]], int | None]] = []
+            if chosen & {"get", "get1"}:
+                seconds = ingest(base, creds, args.events, 1000)
+                notes.append(
+                    f"- Ingestion: {args.events:,} events through `/put` in batches of 1,000 (two clients) took "
+                    f"{seconds:.0f} s ({args.events / seconds:,.0f} events/s)."
+                )
+                page = feed_page_line(base, creds)
+                if "get" in chosen:
+                    reads.append((f"10Duke /get, 500-event page of a {args.events:,}-event feed", lambda: [page], None))
+                if "get1" in chosen:
+                    reads.append((ONE_READER, lambda: [page], 1))
+            if "query" in chosen:
+                seconds = store_kosmos_events(database, args.events)
+                notes.append(
+                    f"- 1Kosmos query scenarios: {args.events:,} events of one tenant and community (10 event "
+                    f"names, over the last 60 days) written straight into the database in {seconds:.0f} s; "
+                    "each query is signed with its own request id."
+                )
+                for name, body in kosmos_queries(args.events):
+                    reads.append((name, lambda body=body: kosmos_query_lines(creds, per_run, body), 1))
+            for name, make, connections in reads:
+                rows[name] = Row(name, measure(wrk, base, make, args, f"mock {name}", server.pid, connections))
             notes.append(
                 f"- Server memory (PSS of the gunicorn master and its {args.workers} workers): peak "
-                f"{before:.0f} MB before ingestion, {memory.peak_mb:.0f} MB over the whole run."
+                f"{before:.0f} MB before the stored events, {memory.peak_mb:.0f} MB over the whole run."
             )
 
         flask_serve = [str(bin_dir / "gunicorn"), "--workers", str(args.workers), "--worker-class", "gevent",
                        "--bind", f"127.0.0.1:{port}", "--chdir", str(BENCH), "bare_flask:app"]  # fmt: skip
-        with running(pinned(flask_serve), f"{base}/"):
-            for name, make in scenarios:
-                rows[name].flask = measure(wrk, base, make, args, f"bare Flask {name}")
-            rows[get_name].flask = measure(wrk, base, lambda: [page], args, f"bare Flask {get_name}")
-            rows[ONE_READER].flask = measure(wrk, base, lambda: [page], args, f"bare Flask {ONE_READER}", 1)
+        with running(pinned(flask_serve), f"{base}/") as flask:
+            for name, make in simple:
+                rows[name].flask = measure(wrk, base, make, args, f"bare Flask {name}", flask.pid)
+            for name, make, connections in reads:
+                rows[name].flask = measure(wrk, base, make, args, f"bare Flask {name}", flask.pid, connections)
 
-        if prism:
+        kosmos_simple = [(name, make) for name, make in simple if name.startswith(("GET /events", "1Kosmos"))]
+        if prism and kosmos_simple:
             prism_serve = [prism, "mock", "-v", "silent", "-h", "127.0.0.1", "-p", str(port),
                            str(ROOT / "openapi" / "kosmos-events.yaml")]  # fmt: skip
-            with running(pinned(prism_serve), f"{base}/events/healthz"):
-                for name, make in scenarios[:3]:
-                    rows[name].prism = measure(wrk, base, make, args, f"Prism {name}")
+            with running(pinned(prism_serve), f"{base}/events/healthz") as prism_server:
+                for name, make in kosmos_simple:
+                    rows[name].prism = measure(wrk, base, make, args, f"Prism {name}", prism_server.pid)
 
     non_2xx = [
         f"{r.scenario}: {r.mock.non_2xx}" for r in rows.values() if r.mock.non_2xx and "refused" not in r.scenario
@@ -451,7 +579,8 @@ def main() -> int:
     notes.append(
         f"- wrk -t1 -c{args.connections} -d{args.duration}s on core {LOAD_CORE}; each server on core {SERVER_CORE} "
         f"(gunicorn, {args.workers} gevent workers, for the mock and bare Flask alike; Prism 5 is one Node process); "
-        f"median of {args.repeats} runs. Prism only serves the 1Kosmos spec, so it has no 10Duke figures."
+        f"median of {args.repeats} runs. CPU/req is the server's user + system CPU time (all its processes, from "
+        "/proc) over the requests wrk completed. Prism only serves the 1Kosmos spec, so it has no 10Duke figures."
     )
     result = table(list(rows.values()), notes, machine_description())
     args.output.write_text(result)

@@ -54,7 +54,7 @@ def _check_string(value: str, where: str) -> None:
 def _may_hold_surrogates(data: str | bytes) -> bool:
     r"""Whether the text could decode to a string with a surrogate; False is certain, True a maybe.
 
-    ``json.loads`` makes surrogates from ``\\uD800``-style escapes, and from UTF-8 bytes of
+    ``json.loads`` makes surrogates from ``\uD800``-style escapes, and from UTF-8 bytes of
     surrogates (it decodes with ``surrogatepass``); a text with neither needs no string checks.
     """
     if isinstance(data, str):

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from eventclient import kosmos_crypto
 from mockserver import create_app
@@ -638,8 +640,62 @@ def test_the_query_total_agrees_with_the_events_and_survives_an_old_database(tmp
     assert totals(store) == [7, 3, 4, 1, 0]
     with store.db.transaction() as tx:  # a database written before the counts were kept
         tx.execute("DELETE FROM kosmos_event_counts")
+        tx.execute("DELETE FROM kosmos_event_buckets")
     store.db.close()
     reopened = KosmosStore(Database(path), time.time)
     assert totals(reopened) == [7, 3, 4, 1, 0]
     reopened.reset()
     assert totals(reopened) == [0, 0, 0, 0, 0]
+
+
+DAY, HOUR, MINUTE = 86_400_000, 3_600_000, 60_000
+EVENT_TIMES = st.one_of(
+    st.integers(-3 * DAY, 3 * DAY),
+    st.sampled_from([0, -1, 1, MINUTE - 1, MINUTE, HOUR - 1, HOUR, DAY - 1, DAY, -DAY, -DAY - 1, 2 * DAY + 1]),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    events=st.lists(st.tuples(EVENT_TIMES, st.sampled_from(["E_A", "E_B"])), max_size=40),
+    bounds=st.lists(st.tuples(st.one_of(st.none(), EVENT_TIMES), st.one_of(st.none(), EVENT_TIMES)), max_size=8),
+    refill=st.booleans(),
+)
+def test_a_total_over_any_from_to_is_the_number_of_events_inside(
+    events: list[tuple[int, str]], bounds: list[tuple[int | None, int | None]], refill: bool
+) -> None:
+    """Totals come from day, hour and minute buckets plus the edges: any range, either edge open,
+    times before 1970, bucket boundaries, and buckets filled at start from an older database."""
+    from mockserver.db import Database
+    from mockserver.kosmos.store import KosmosStore
+
+    store = KosmosStore(Database(), time.time)
+    for n, (ts, name) in enumerate(events):
+        store.add_event({"tenant_id": "t", "community_id": "c", "eventName": name, "event_ts": ts, "n": n})
+    store.add_event({"tenant_id": "t", "community_id": "elsewhere", "eventName": "E_A", "event_ts": 0})
+    if refill:  # as a database written before the buckets were kept is, at start
+        with store.db.transaction() as tx:
+            tx.execute("DELETE FROM kosmos_event_buckets")
+        store._count_existing_events()
+    for low, high in bounds:
+        for name in (None, "E_A"):
+            expected = [
+                n for n, (ts, each) in enumerate(events)
+                if (low is None or ts >= low) and (high is None or ts <= high) and name in (None, each)
+            ]  # fmt: skip
+            page = store.query_events("t", "c", page_size=5, page_index=0, start_ms=low, end_ms=high, event_name=name)
+            assert page.total == len(expected)
+            shown = sorted(expected, key=lambda n: (events[n][0], n))[:5]
+            assert [e["n"] for e in page.events] == shown
+
+
+def test_a_page_beyond_the_last_is_empty_with_the_right_total(
+    client: FlaskClient, signer: KosmosSigner, make_license: Any
+) -> None:
+    license_key = make_license("system")
+    for _ in range(3):
+        assert signer.put_event(license_key).status_code == 200
+    answer = signer.query(license_key, pSize=2, pIndex=1).json
+    assert (answer["page"]["total"], len(answer["data"])) == (3, 1)
+    answer = signer.query(license_key, pSize=2, pIndex=2).json
+    assert (answer["page"]["total"], answer["data"]) == (3, [])

@@ -73,6 +73,24 @@ def test_connections_that_drip_their_headers_do_not_freeze_the_mock(server: tupl
             sock.close()
 
 
+def test_connections_that_drip_their_body_do_not_freeze_the_mock(server: tuple[str, int]) -> None:
+    """A body read is a wait like any other: it must not hold the server (why granian's WSGI mode,
+    which reads bodies in a few blocking threads, is not the load server; see the README)."""
+    slow = [socket.create_connection(server, timeout=5) for _ in range(100)]
+    head = b"POST /__admin/licenses HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+    try:
+        for sock in slow:
+            sock.sendall(head + b"Content-Length: 1000\r\n\r\n{")
+        for _ in range(3):
+            for sock in slow:
+                sock.sendall(b" ")
+            assert healthz_seconds(server) < 1.0
+            time.sleep(0.3)
+    finally:
+        for sock in slow:
+            sock.close()
+
+
 # --- finding 12 ----------------------------------------------------------------------------------------
 
 

@@ -41,6 +41,38 @@ COUNT_EVENT = """
 INSERT INTO kosmos_event_counts VALUES (?, ?, ?, 1)
 ON CONFLICT (tenant_id, community_id, event_name) DO UPDATE SET n = n + 1
 """
+MIN_EVENT_TS, MAX_EVENT_TS = -62_135_596_800_000, 253_402_300_799_999
+"""The event times the mock stores (years 1 to 9999), in epoch ms: an open bound is one of these."""
+BUCKET_SPANS_MS = (86_400_000, 3_600_000, 60_000)
+"""Days, hours and minutes: the events counted per bucket of each, so a total over any from/to
+sums whole buckets and counts single events only in the two partial minutes at its edges."""
+BUCKETS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kosmos_event_buckets (
+    tenant_id TEXT NOT NULL, community_id TEXT NOT NULL, span INTEGER NOT NULL, start INTEGER NOT NULL,
+    event_name TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, community_id, span, start, event_name));
+"""
+BUCKET_EVENT = (
+    "INSERT INTO kosmos_event_buckets VALUES "
+    + ", ".join("(?, ?, ?, ?, ?, 1)" for _ in BUCKET_SPANS_MS)
+    + " ON CONFLICT (tenant_id, community_id, span, start, event_name) DO UPDATE SET n = n + 1"
+)
+
+
+FILL_COUNTS = (
+    "INSERT INTO kosmos_event_counts SELECT tenant_id, community_id, event_name, COUNT(*)"
+    " FROM kosmos_events GROUP BY tenant_id, community_id, event_name",
+)
+FILL_BUCKETS = tuple(
+    f"INSERT INTO kosmos_event_buckets SELECT tenant_id, community_id, {span}, start, event_name, COUNT(*) FROM"
+    f" (SELECT *, event_ts - ((event_ts % {span}) + {span}) % {span} AS start FROM kosmos_events)"
+    " GROUP BY tenant_id, community_id, start, event_name"
+    for span in BUCKET_SPANS_MS
+)
+
+
+def _bucket_start(ts_ms: int, span: int) -> int:
+    return ts_ms - ts_ms % span  # Python's % floors, so times before 1970 fall in the right bucket
 
 
 class LicenseFieldInvalid(ValueError):
@@ -156,24 +188,23 @@ class KosmosStore:
     def __init__(self, db: Database, clock: Callable[[], float]) -> None:
         self.db = db
         self.clock = clock
-        db.migrate(SCHEMA)
+        db.migrate(SCHEMA + BUCKETS_SCHEMA)
         db.watch("kosmos_service_keys")
         db.watch("kosmos_licenses")
         self._count_existing_events()
         self.ensure_service_key()
 
     def _count_existing_events(self) -> None:
-        """Fill the event counts of a database written before they were kept (once; any process may)."""
-        if self.db.query("SELECT 1 FROM kosmos_event_counts LIMIT 1") or not self.db.query(
-            "SELECT 1 FROM kosmos_events LIMIT 1"
-        ):
-            return  # counted already, or nothing to count: no write lock at start
-        with self.db.transaction() as tx:
-            if tx.execute("SELECT 1 FROM kosmos_event_counts LIMIT 1").fetchone() is None:
-                tx.execute(
-                    "INSERT INTO kosmos_event_counts SELECT tenant_id, community_id, event_name, COUNT(*)"
-                    " FROM kosmos_events GROUP BY tenant_id, community_id, event_name"
-                )
+        """Fill the counts of a database written before they were kept (once; any process may)."""
+        for table, fill in (("kosmos_event_counts", FILL_COUNTS), ("kosmos_event_buckets", FILL_BUCKETS)):
+            if self.db.query(f"SELECT 1 FROM {table} LIMIT 1") or not self.db.query(
+                "SELECT 1 FROM kosmos_events LIMIT 1"
+            ):
+                continue  # counted already, or nothing to count: no write lock at start
+            with self.db.transaction() as tx:
+                if tx.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None:
+                    for statement in fill:
+                        tx.execute(statement)
 
     # service keys -----------------------------------------------------------------------------
     def ensure_service_key(self) -> ServiceKey:
@@ -326,7 +357,11 @@ class KosmosStore:
                 json.dumps(event, separators=(",", ":")),
             ),
         )  # fmt: skip
-        tx.execute(COUNT_EVENT, (event["tenant_id"], event["community_id"], event["eventName"]))
+        scope = (event["tenant_id"], event["community_id"])
+        tx.execute(COUNT_EVENT, (*scope, event["eventName"]))
+        ts = int(event["event_ts"])
+        buckets = [(*scope, span, _bucket_start(ts, span), event["eventName"]) for span in BUCKET_SPANS_MS]
+        tx.execute(BUCKET_EVENT, [value for bucket in buckets for value in bucket])
         return int(cursor.lastrowid or 0)
 
     def query_events(
@@ -361,12 +396,53 @@ class KosmosStore:
                 0
             ][0]
         else:
-            total = self.db.query(f"SELECT COUNT(*) FROM kosmos_events WHERE {clause}", params)[0][0]
+            low, high = MIN_EVENT_TS if start_ms is None else start_ms, MAX_EVENT_TS if end_ms is None else end_ms
+            total = self._count_between((tenant_id, community_id), event_name, low, high, BUCKET_SPANS_MS)
+        if page_size * page_index >= total:
+            return EventPage(total, [])
+        # the page's ids from the index alone, then their bodies: skipped rows are never read
         rows = self.db.query(
-            f"SELECT body FROM kosmos_events WHERE {clause} ORDER BY event_ts, id LIMIT ? OFFSET ?",
+            f"SELECT body FROM kosmos_events WHERE id IN (SELECT id FROM kosmos_events WHERE {clause}"
+            " ORDER BY event_ts, id LIMIT ? OFFSET ?) ORDER BY event_ts, id",
             [*params, page_size, page_size * page_index],
         )
         return EventPage(total, [json.loads(r["body"]) for r in rows])
+
+    def _count_between(
+        self, scope: tuple[str, str], event_name: str | None, low: int, high: int, spans: tuple[int, ...]
+    ) -> int:
+        """The events of ``scope`` (and ``event_name``) with ``low <= event_ts <= high``.
+
+        Whole buckets of the largest span inside the range are summed; the parts left at either
+        edge are shorter than that span and are counted with the next span down, and so on; what
+        is left below the smallest span is counted event by event.
+        """
+        if low > high:
+            return 0
+        named, name_params = ("AND event_name = ?", [event_name]) if event_name is not None else ("", [])
+        if not spans:
+            return int(
+                self.db.query(
+                    "SELECT COUNT(*) FROM kosmos_events WHERE tenant_id = ? AND community_id = ?"
+                    f" AND event_ts >= ? AND event_ts <= ? {named}",
+                    [*scope, low, high, *name_params],
+                )[0][0]
+            )
+        span, smaller = spans[0], spans[1:]
+        first = -(-low // span) * span  # the first bucket that starts at or after low
+        end = (high + 1) // span * span  # the end of the last bucket that ends at or before high
+        if first >= end:
+            return self._count_between(scope, event_name, low, high, smaller)
+        whole = self.db.query(
+            "SELECT COALESCE(SUM(n), 0) FROM kosmos_event_buckets WHERE tenant_id = ? AND community_id = ?"
+            f" AND span = ? AND start >= ? AND start < ? {named}",
+            [*scope, span, first, end, *name_params],
+        )[0][0]
+        return (
+            int(whole)
+            + self._count_between(scope, event_name, low, first - 1, smaller)
+            + self._count_between(scope, event_name, end, high, smaller)
+        )
 
     def events(
         self,
@@ -394,6 +470,7 @@ class KosmosStore:
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM kosmos_events")
             tx.execute("DELETE FROM kosmos_event_counts")
+            tx.execute("DELETE FROM kosmos_event_buckets")
             tx.execute("DELETE FROM kosmos_request_ids")
             if everything:
                 tx.execute("DELETE FROM kosmos_licenses")
