@@ -99,7 +99,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"eventdouble: cannot open database {database}: {exc}", file=sys.stderr)
         return 2
     database = str(app.config["DATABASE"])
-    if args.workers > 1 and database == ":memory:":
+    if args.workers is not None and database == ":memory:":
         print("eventdouble: --workers needs a database file (each worker would get its own :memory:)", file=sys.stderr)
         return 2
     with app.app_context():
@@ -124,7 +124,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     host = f"[{args.host.strip('[]')}]" if ":" in args.host else args.host  # an IPv6 address, as a URL writes it
     base = f"http://{host}:{sock.getsockname()[1]}"
-    mode = f"{args.workers} gunicorn worker(s)" if args.workers > 1 else "one process"
+    mode = "one process" if args.workers is None else f"{args.workers} gunicorn worker(s)"
     print(f"eventdouble mock serving on {base} (database: {database}; {mode})")
     print(f"  1Kosmos Events API   {base}/events   (service public key {public_key})")
     print(f"  1Kosmos event query  {base}/reports")
@@ -136,7 +136,7 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"  API docs             {base}/docs   (Swagger UI, offline)")
     print(f"  OpenAPI specs        {base}/openapi/kosmos-events.yaml, {base}/openapi/tenduke-events.yaml")
     print("Press Ctrl+C to stop.", flush=True)
-    if args.workers == 1:
+    if args.workers is None:
         serve_threaded(app, sock, args.access_log)
     else:
         backend_of(app).db.close()  # each worker opens its own; a connection must not cross a fork
@@ -248,10 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers",
         type=positive_int,
-        default=1,
-        help="worker processes under gunicorn (gevent: each serves many connections at once), sharing the "
-        "database file (default: %(default)s: one threaded process, for notebooks and quick use; for load "
-        "tests try 2 per core)",
+        default=None,
+        help="serve with N worker processes under gunicorn (gevent: each serves many connections at once), "
+        "sharing the database file; for load tests, one per core (without it: one threaded process, for "
+        "notebooks and quick use)",
     )
     serve.set_defaults(run=_serve)
 

@@ -21,6 +21,7 @@ from typing import Any
 import gevent
 from flask import Flask
 from gevent.monkey import MonkeyPatchWarning
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.ggevent import GeventWorker
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -33,6 +34,7 @@ __all__ = [
     "GunicornMock",
     "JsonErrorGeventWorker",
     "JsonErrorRequestHandler",
+    "QuietAccessLogger",
     "listen",
     "serve_threaded",
     "serve_workers",
@@ -171,6 +173,19 @@ class JsonErrorGeventWorker(GeventWorker):  # type: ignore[misc] - gunicorn ship
         super().handle_error(req, _JsonErrorSocket(client, path, str(exc)), addr, exc)
 
 
+class QuietAccessLogger(glogging.Logger):  # type: ignore[misc] - gunicorn ships no type hints
+    """gunicorn's logger, building an access line only when ``--access-log`` asked for one.
+
+    gunicorn builds each line's fields whenever a logging configuration is given (ours always
+    is, for the format), and only then finds the access logger's level too high to print it.
+    """
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        """Log the request if the access log is on; otherwise do nothing at all."""
+        if self.cfg.accesslog:
+            super().access(resp, req, environ, request_time)
+
+
 class GunicornMock(BaseApplication):  # type: ignore[misc] - gunicorn ships no type hints
     """gunicorn running :func:`create_app` in each worker (not preloaded: SQLite must not cross a fork)."""
 
@@ -198,6 +213,7 @@ def gunicorn_options(sock: socket.socket, workers: int, max_header: int, access_
         "keepalive": KEEPALIVE_SECONDS,
         "accesslog": "-" if access_log else None,
         "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s',
+        "logger_class": f"{__name__}.QuietAccessLogger",
         "errorlog": "-",
         "loglevel": "warning",
         "logconfig_dict": gunicorn_logconfig(access_log),

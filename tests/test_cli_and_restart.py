@@ -271,13 +271,26 @@ def test_bad_rate_limit_is_refused_by_the_parser(capsys: pytest.CaptureFixture[s
     assert "N/SECONDS" in err or "at least 1" in err
 
 
-def test_gunicorn_workers_serve_and_keep_connections(tmp_path: Path) -> None:
-    with serving("--db", str(tmp_path / "t.sqlite"), "--workers", "2") as (base, banner):
-        assert "2 gunicorn worker(s)" in banner
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_gunicorn_workers_serve_and_keep_connections(tmp_path: Path, workers: str) -> None:
+    """Any --workers, 1 included (one per core), is gunicorn; without it, one threaded process."""
+    with serving("--db", str(tmp_path / "t.sqlite"), "--workers", workers) as (base, banner):
+        assert f"{workers} gunicorn worker(s)" in banner
         with httpx.Client() as http:  # one connection, kept alive by the gevent workers
             answers = [http.get(f"{base}/events/healthz") for _ in range(5)]
         assert {a.status_code for a in answers} == {200}
         assert {a.headers.get("connection", "keep-alive").lower() for a in answers} == {"keep-alive"}
+
+
+def test_without_workers_one_threaded_process_serves(tmp_path: Path) -> None:
+    with serving("--db", str(tmp_path / "t.sqlite")) as (base, banner):
+        assert "one process" in banner and "gunicorn" not in banner
+        assert httpx.get(f"{base}/events/healthz").status_code == 200
+
+
+def test_workers_need_a_database_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--db", ":memory:", "--workers", "1"]) == 2
+    assert "--workers needs a database file" in capsys.readouterr().err
 
 
 def test_database_file_is_private(tmp_path: Path) -> None:
