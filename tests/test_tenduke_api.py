@@ -72,6 +72,16 @@ def test_server_fields_and_unknown_fields(client: FlaskClient, tenduke: TenDukeS
     assert abs(received[0] - clock.now * 1e9) < 1e9
 
 
+def test_stamped_event_ids_are_distinct_random_uuids(client: FlaskClient, tenduke: TenDukeSigner) -> None:
+    given_id = str(uuid.uuid4())
+    assert tenduke.put([event(), event(eventId=given_id), *[event() for _ in range(20)]]).status_code == 200
+    stored = tenduke_events(client)
+    assert stored[1]["eventId"] == given_id
+    stamped = [uuid.UUID(e["eventId"]) for i, e in enumerate(stored) if i != 1]
+    assert len(set(stamped)) == 21
+    assert {(u.version, u.variant) for u in stamped} == {(4, uuid.RFC_4122)}
+
+
 def test_event_received_increases_even_if_the_clock_goes_back(
     client: FlaskClient, tenduke: TenDukeSigner, clock: Clock
 ) -> None:

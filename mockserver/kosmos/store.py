@@ -71,6 +71,10 @@ FILL_BUCKETS = tuple(
 )
 
 
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
+"""``json.dumps(value, separators=(",", ":"))`` without building an encoder for every event."""
+
+
 def _bucket_start(ts_ms: int, span: int) -> int:
     return ts_ms - ts_ms % span  # Python's % floors, so times before 1970 fall in the right bucket
 
@@ -354,7 +358,7 @@ class KosmosStore:
             "INSERT INTO kosmos_events (tenant_id, community_id, event_name, event_ts, body) VALUES (?, ?, ?, ?, ?)",
             (
                 event["tenant_id"], event["community_id"], event["eventName"], event["event_ts"],
-                json.dumps(event, separators=(",", ":")),
+                _compact_json(event),
             ),
         )  # fmt: skip
         scope = (event["tenant_id"], event["community_id"])

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,17 @@ CREATE TABLE IF NOT EXISTS tenduke_events (
 CREATE INDEX IF NOT EXISTS tenduke_events_source ON tenduke_events (source_id, received);
 CREATE INDEX IF NOT EXISTS tenduke_events_object ON tenduke_events (object_type, object_id, received);
 """
+
+
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
+"""``json.dumps(value, separators=(",", ":"))`` without building an encoder for every event."""
+
+
+def _random_uuids(count: int) -> Iterator[str]:
+    """``count`` random (version 4) UUIDs, from one read of the system's randomness."""
+    pool = os.urandom(16 * count)
+    for start in range(0, 16 * count, 16):
+        yield str(uuid.UUID(bytes=pool[start : start + 16], version=4))
 
 
 @dataclass(frozen=True)
@@ -188,11 +200,13 @@ class TenDukeStore:
             # the real clock in whole nanoseconds; an injected one (tests) in float seconds
             now_ns = time.time_ns() if self.clock is time.time else int(self.clock() * 1_000_000_000)
             rows = []
+            new_ids = _random_uuids(sum("eventId" not in event for event in events))
             for event in events:
                 last = max(now_ns, last + 1)
                 record = {**event, "eventReceived": last}
-                record.setdefault("eventId", str(uuid.uuid4()))
-                body = json.dumps(record, separators=(",", ":"))
+                if "eventId" not in record:
+                    record["eventId"] = next(new_ids)
+                body = _compact_json(record)
                 rows.append((
                     last, record["eventId"], record.get("eventSourceId"), record.get("eventType"),
                     record.get("eventObjectType"), record.get("eventObjectId"), body,
