@@ -7,6 +7,7 @@ database can replace SQLite behind this class later.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import threading
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 
 from mockserver.errors import ApiError, StorageBusy, StorageFull, StorageUnavailable
 
-__all__ = ["Database", "Write", "equality_filters", "storage_error"]
+__all__ = ["Database", "Write", "compact_json", "equality_filters", "storage_error"]
 
 T = TypeVar("T")
 Write = Callable[[sqlite3.Connection], object]
@@ -34,6 +35,9 @@ same hot index pages again and again; 10,000 (about 40 MB of log) wrote 100-even
 a commit is in the log either way."""
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
 """Bytes the log file is truncated to after a checkpoint, so a burst does not leave it large."""
+compact_json = json.JSONEncoder(separators=(",", ":")).encode
+"""How stores write JSON: ``json.dumps(value, separators=(",", ":"))``, without building an
+encoder for every call."""
 CACHE_ENTRIES = 1024
 """How many values :meth:`Database.cached` keeps per table."""
 WRITE_LOCK_WAIT_SECONDS = 10.0

@@ -13,7 +13,15 @@ from pathlib import Path
 
 def start_server(*args: str) -> tuple[subprocess.Popen[str], str, str]:
     """Run ``eventdouble serve --port 0 ARGS``; once it serves, return the process, its base URL
-    and what it printed before it listened."""
+    and what it printed before it listened. What it prints later is read and dropped."""
+    process, url, banner = launch_server(*args)
+    assert process.stdout is not None
+    threading.Thread(target=process.stdout.read, daemon=True).start()  # keep the pipe drained
+    return process, url, banner
+
+
+def launch_server(*args: str) -> tuple[subprocess.Popen[str], str, str]:
+    """:func:`start_server`, leaving what the server prints after its banner in ``process.stdout``."""
     process = subprocess.Popen(
         [sys.executable, "-m", "eventdouble", "serve", "--port", "0", *args],
         stdout=subprocess.PIPE,
@@ -28,7 +36,6 @@ def start_server(*args: str) -> tuple[subprocess.Popen[str], str, str]:
             break
     match = re.search(r"serving on (http://\S+)", banner)
     assert match, banner
-    threading.Thread(target=process.stdout.read, daemon=True).start()  # keep the pipe drained
     return process, match.group(1), banner
 
 

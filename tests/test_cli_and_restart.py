@@ -23,7 +23,7 @@ import pytest
 from eventclient import kosmos_crypto
 from eventdouble.cli import main
 from tests.independent_kosmos import IndependentCaller
-from tests.servers import start_server, stop_server
+from tests.servers import launch_server, start_server, stop_server
 
 
 @contextmanager
@@ -437,20 +437,7 @@ def test_an_ipv6_host_is_printed_as_a_valid_url(tmp_path: Path) -> None:
 def test_access_log_lines_have_time_and_level_no_colours_and_a_clean_stop(
     tmp_path: Path, mode: list[str], stop: signal.Signals
 ) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "eventdouble", "serve", "--port", "0", "--db", str(tmp_path / "l.sqlite"),
-         "--access-log", *mode],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )  # fmt: skip
-    assert process.stdout is not None
-    banner = ""
-    for line in process.stdout:
-        banner += line
-        if line.startswith("Press Ctrl+C"):
-            break
-    url = re.search(r"serving on (http://\S+)", banner).group(1)  # type: ignore[union-attr]
+    process, url, _ = launch_server("--db", str(tmp_path / "l.sqlite"), "--access-log", *mode)
     assert httpx.get(f"{url}/events/healthz").status_code == 200
     assert httpx.get(f"{url}/no-such-page").status_code == 404
     time.sleep(0.5)

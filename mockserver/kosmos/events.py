@@ -8,6 +8,7 @@ from typing import Any
 from eventclient import kosmos_crypto, strict_json
 from eventclient.exceptions import CryptoError
 from mockserver.kosmos.errors import BodyNotDecryptable, KosmosError, QueryParamRefused
+from mockserver.kosmos.store import FIRST_EVENT_SECOND, LAST_EVENT_SECOND
 
 __all__ = [
     "QUERY_HISTORY_DAYS",
@@ -84,7 +85,7 @@ def build_event(
         moment = parse_event_time(data["timestamp"])
     else:
         moment = now
-    if not -62135596800 <= moment <= 253402300799:  # years 1 to 9999
+    if not FIRST_EVENT_SECOND <= moment <= LAST_EVENT_SECOND:
         raise KosmosError("data.epoch_time: out of range")
     event = dict(data)
     event.setdefault("epoch_time", int(moment) if moment == int(moment) else moment)

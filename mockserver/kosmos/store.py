@@ -12,7 +12,7 @@ from typing import Any
 
 from eventclient import kosmos_crypto
 from mockserver import rfc3339
-from mockserver.db import Database, Write, equality_filters
+from mockserver.db import Database, Write, compact_json, equality_filters
 
 __all__ = ["AUTH_LEVELS", "EventPage", "KosmosStore", "License", "LicenseFieldInvalid", "ServiceKey"]
 
@@ -41,8 +41,10 @@ COUNT_EVENT = """
 INSERT INTO kosmos_event_counts VALUES (?, ?, ?, 1)
 ON CONFLICT (tenant_id, community_id, event_name) DO UPDATE SET n = n + 1
 """
-MIN_EVENT_TS, MAX_EVENT_TS = -62_135_596_800_000, 253_402_300_799_999
-"""The event times the mock stores (years 1 to 9999), in epoch ms: an open bound is one of these."""
+FIRST_EVENT_SECOND, LAST_EVENT_SECOND = -62_135_596_800, 253_402_300_799
+"""The event times the mock stores: years 1 to 9999, in epoch seconds."""
+MIN_EVENT_TS, MAX_EVENT_TS = FIRST_EVENT_SECOND * 1000, LAST_EVENT_SECOND * 1000 + 999
+"""The same in epoch ms, as ``event_ts`` is kept: an open query bound is one of these."""
 BUCKET_SPANS_MS = (86_400_000, 3_600_000, 60_000)
 """Days, hours and minutes: the events counted per bucket of each, so a total over any from/to
 sums whole buckets and counts single events only in the two partial minutes at its edges."""
@@ -69,10 +71,6 @@ FILL_BUCKETS = tuple(
     " GROUP BY tenant_id, community_id, start, event_name"
     for span in BUCKET_SPANS_MS
 )
-
-
-_compact_json = json.JSONEncoder(separators=(",", ":")).encode
-"""``json.dumps(value, separators=(",", ":"))`` without building an encoder for every event."""
 
 
 def _bucket_start(ts_ms: int, span: int) -> int:
@@ -358,7 +356,7 @@ class KosmosStore:
             "INSERT INTO kosmos_events (tenant_id, community_id, event_name, event_ts, body) VALUES (?, ?, ?, ?, ?)",
             (
                 event["tenant_id"], event["community_id"], event["eventName"], event["event_ts"],
-                _compact_json(event),
+                compact_json(event),
             ),
         )  # fmt: skip
         scope = (event["tenant_id"], event["community_id"])

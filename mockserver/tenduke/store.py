@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from eventclient import jws
 from eventclient.exceptions import CryptoError
-from mockserver.db import Database, equality_filters
+from mockserver.db import Database, compact_json, equality_filters
 
 __all__ = ["ClientKey", "FeedKey", "TenDukeStore"]
 
@@ -29,10 +29,6 @@ CREATE TABLE IF NOT EXISTS tenduke_events (
 CREATE INDEX IF NOT EXISTS tenduke_events_source ON tenduke_events (source_id, received);
 CREATE INDEX IF NOT EXISTS tenduke_events_object ON tenduke_events (object_type, object_id, received);
 """
-
-
-_compact_json = json.JSONEncoder(separators=(",", ":")).encode
-"""``json.dumps(value, separators=(",", ":"))`` without building an encoder for every event."""
 
 
 def _random_uuids(count: int) -> Iterator[str]:
@@ -206,7 +202,7 @@ class TenDukeStore:
                 record = {**event, "eventReceived": last}
                 if "eventId" not in record:
                     record["eventId"] = next(new_ids)
-                body = _compact_json(record)
+                body = compact_json(record)
                 rows.append((
                     last, record["eventId"], record.get("eventSourceId"), record.get("eventType"),
                     record.get("eventObjectType"), record.get("eventObjectId"), body,
