@@ -31,6 +31,35 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+FAULT_HELP = """\
+add a fault rule on start (repeatable; kept in the database like those added with POST /__admin/faults,
+unless an identical one exists): a JSON rule, e.g. '{"path": "^/put$", "status": 503, "rate": 0.5, "seed": 1}',
+or a preset: slow-feed[=MS] (every 10Duke feed page MS late, default 2000) or burst[=N[:STATUS]]
+(the next N feed pages refused with STATUS, default 3 and 503, then recovery)"""
+
+
+def fault_rule(text: str) -> dict[str, Any]:
+    """A ``--fault`` value as a rule: JSON, ``slow-feed[=MS]`` or ``burst[=N[:STATUS]]``."""
+    from mockserver.faults import burst, slow_page
+
+    name, _, value = text.strip().partition("=")
+    try:
+        if name == "slow-feed":
+            return slow_page(int(value or 2000))
+        if name == "burst":
+            count, _, status = value.partition(":")
+            return burst(int(count or 3), int(status or 503))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: the preset takes whole numbers, e.g. burst=3:503") from None
+    try:
+        rule = json.loads(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither JSON nor a preset (slow-feed, burst)") from None
+    if not isinstance(rule, dict):
+        raise argparse.ArgumentTypeError(f"{text!r}: a rule is a JSON object")
+    return rule
+
+
 def _serve_config(args: argparse.Namespace) -> dict[str, object]:
     """The settings the command line gives; the environment and the defaults fill in the rest."""
     config: dict[str, object] = {}
@@ -75,7 +104,7 @@ def _serve(args: argparse.Namespace) -> int:
     from mockserver import create_app
     from mockserver.backend import backend_of, current_backend
     from mockserver.logs import configure_logging
-    from mockserver.seed import SeedError, apply_seed, load_seed
+    from mockserver.seed import SeedError, apply_seed, load_seed, with_faults
     from mockserver.serving import listen, serve_threaded, serve_workers
     from mockserver.settings import SettingsInvalid, unknown_variables
 
@@ -85,6 +114,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"eventdouble: warning: {name} is not a setting of the mock; ignored", file=sys.stderr)
     try:
         seed = load_seed(args.seed) if args.seed else None
+        if args.fault:
+            seed = with_faults(seed or {}, args.fault)
     except SeedError as exc:
         print(f"eventdouble: {exc}", file=sys.stderr)
         return 2
@@ -214,8 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=port_number, default=8080, help="port (default: %(default)s; 0 picks a free one)")
     serve.add_argument("--db", help="SQLite file, or :memory: (default: EVENTDOUBLE_DATABASE, or eventdouble.sqlite)")
     serve.add_argument(
-        "--seed", metavar="FILE", help="YAML or JSON file of licenses and 10Duke client keys to create on start"
+        "--seed",
+        metavar="FILE",
+        help="YAML or JSON file of licenses, 10Duke client keys and fault rules to create on start",
     )
+    serve.add_argument("--fault", metavar="RULE", type=fault_rule, action="append", help=FAULT_HELP)
     serve.add_argument("--no-admin", action="store_true", help="do not serve the /__admin API")
     serve.add_argument(
         "--access-log", action="store_true", help="log a line per request (time, level, client, request, status)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -16,6 +17,7 @@ from mockserver import pages
 from mockserver.admin import routes as admin_routes
 from mockserver.error_format import api_of, error_body
 from mockserver.errors import ApiError, PayloadTooLarge
+from mockserver.faults import FAULTED_APIS, drop_connection
 from mockserver.guard import answer_preflight, cors_headers, guard_admin
 from mockserver.journal import JournalEntry
 from mockserver.kosmos import routes as kosmos_routes
@@ -72,11 +74,32 @@ def _handle_unexpected(exc: Exception) -> Response:
 
 def _before_request() -> Response | None:
     """The checks every request passes first, in order; the request and settings are looked up once."""
-    req, config = request._get_current_object(), current_app.config  # type: ignore[attr-defined]
-    check_headers(req, config)
-    bound_streamed_body(req, config)
-    guard_admin(req, config)
-    return answer_preflight(req, config)
+    req, app = request._get_current_object(), current_app._get_current_object()  # type: ignore[attr-defined]
+    check_headers(req, app.config)
+    bound_streamed_body(req, app.config)
+    guard_admin(req, app.config)
+    return answer_preflight(req, app.config) or _apply_fault(req, app)
+
+
+def _apply_fault(request: Request, app: Flask) -> Response | None:
+    """What the first fault rule that fires does to this request (vendor APIs only): delay, refuse, drop."""
+    api = api_of(request.path)
+    if api not in FAULTED_APIS:
+        return None
+    fault = backend_module.backend_of(app).faults.fault_for(request.method, request.path, api)
+    if fault is None:
+        return None
+    g.fault_id = fault.rule_id
+    if fault.delay_seconds:
+        time.sleep(fault.delay_seconds)  # gevent's sleep in workers: other connections go on
+    if fault.reset:
+        if not drop_connection(request.environ):
+            raise ApiError(f"{fault.message}; this server has no connection to drop, so it answers instead", 503)
+        g.connection_dropped, g.refusal = True, fault.message
+        return Response(status=503, headers={"Connection": "close"})  # nobody reads it
+    if fault.status is not None:
+        raise fault.refusal()
+    return None
 
 
 def _after_request(response: Response) -> Response:
@@ -96,11 +119,12 @@ def _journal(request: Request, app: Flask, response: Response) -> None:
             time=backend.clock(),
             method=request.method,
             path=request.path,
-            status=response.status_code,
+            status=0 if g.get("connection_dropped") else response.status_code,
             api=api_of(request.path),
             reason=g.get("refusal") if response.status_code >= 400 else None,
             request_id=g.get("kosmos_seen", {}).get("request_id"),
             license_key_id=g.get("kosmos_seen", {}).get("license_key_id"),
+            fault_id=g.get("fault_id"),
         )
     )
 

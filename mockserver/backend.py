@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 
 from mockserver.db import Database
+from mockserver.faults import FaultStore
 from mockserver.journal import Journal
 from mockserver.kosmos.store import KosmosStore
 from mockserver.ratelimit import RateLimiter
@@ -27,6 +28,7 @@ class Backend:
     tenduke: TenDukeStore
     journal: Journal
     rate: RateLimiter
+    faults: FaultStore
     clock: Callable[[], float]
 
     @classmethod
@@ -41,14 +43,16 @@ class Backend:
             tenduke=TenDukeStore(db, clock),
             journal=Journal(db, journal_size),
             rate=RateLimiter(db, clock),
+            faults=FaultStore(db),
             clock=clock,
         )
 
     def reset(self, everything: bool = False) -> None:
-        """Forget events, the journal and request ids; with ``everything``, credentials and keys too."""
+        """Forget events, the journal, request ids and fault rules; with ``everything``, credentials and keys too."""
         self.kosmos.reset(everything)
         self.tenduke.reset(everything)
         self.rate.reset()
+        self.faults.clear()
         self.journal.clear()
 
 

@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -120,6 +120,18 @@ class Database:
         """Run idempotent ``CREATE ... IF NOT EXISTS`` statements (waiting for other processes doing the same)."""
         with self._lock, self._blocking_waits():
             self._conn.executescript(ddl)
+
+    def add_columns(self, table: str, columns: Mapping[str, str]) -> None:
+        """Add the ``columns`` (name: SQL type) that ``table`` lacks: a table made by an older version."""
+        with self._lock, self._blocking_waits():
+            present = {row["name"] for row in self._conn.execute(f"PRAGMA table_info({table})")}
+            for name, sql_type in columns.items():
+                if name not in present:
+                    try:
+                        self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
+                    except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                        if "duplicate column" not in str(exc):
+                            raise
 
     def watch(self, table: str) -> None:
         """Count every change to ``table`` (from any process), so :meth:`cached` values of it stay right.

@@ -8,7 +8,8 @@ with MockServer() as srv:
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -112,10 +113,38 @@ class MockServer:
             return self.backend.tenduke.events(limit=limit, **filters)
         raise ValueError("api must be 'kosmos' or 'tenduke'")
 
+    # faults -----------------------------------------------------------------------------------
+    def add_fault(self, rule: Mapping[str, Any] | None = None, /, **fields: Any) -> dict[str, Any]:
+        """Add a fault rule (the fields of ``POST /__admin/faults``, as a dict or keywords); the stored rule.
+
+        ``srv.add_fault(path="^/put$", status=503)``, or a preset: ``srv.add_fault(faults.burst(3))``.
+        """
+        body = {**(rule or {}), **fields}
+        load_spec("admin").check("/components/schemas/FaultRuleInput", body, "fault rule")
+        return self.backend.faults.add(body)
+
+    def remove_fault(self, rule_id: str) -> None:
+        """Remove a fault rule; KeyError if there is none with this id."""
+        if not self.backend.faults.remove(rule_id):
+            raise KeyError(f"no fault rule with id {rule_id}")
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The fault rules, oldest first, with how often each matched and fired."""
+        return self.backend.faults.rules()
+
+    @contextmanager
+    def fault(self, rule: Mapping[str, Any] | None = None, /, **fields: Any) -> Iterator[dict[str, Any]]:
+        """A fault rule for the duration of a ``with`` block: ``with srv.fault(path="^/get/", delayMs=500):``."""
+        added = self.add_fault(rule, **fields)
+        try:
+            yield added
+        finally:
+            self.backend.faults.remove(added["id"])
+
     def journal(self, limit: int = 100) -> list[dict[str, Any]]:
         """Recent requests with the reason for each refusal."""
         return self.backend.journal.entries(limit)
 
     def reset(self, everything: bool = False) -> None:
-        """Forget events and the journal; with ``everything``, also credentials and keys."""
+        """Forget events, the journal and fault rules; with ``everything``, also credentials and keys."""
         self.backend.reset(everything)

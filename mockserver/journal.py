@@ -32,7 +32,9 @@ CREATE TABLE IF NOT EXISTS journal_entries (
 CREATE INDEX IF NOT EXISTS journal_entries_status ON journal_entries (status, id);
 DROP TABLE IF EXISTS journal;
 """
-COLUMNS = ("time", "method", "path", "status", "api", "reason", "request_id", "license_key_id")
+COLUMNS = ("time", "method", "path", "status", "api", "reason", "request_id", "license_key_id", "fault_id")
+ADDED_COLUMNS = {"fault_id": "TEXT"}
+"""Columns added since the table was first created, added to a database that lacks them."""
 INSERT = f"INSERT INTO journal_entries ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 MAX_FIELD = 2000
 FLUSH_SECONDS = 0.2
@@ -54,11 +56,13 @@ class JournalEntry:
     reason: str | None
     request_id: str | None = None
     license_key_id: str | None = None
+    fault_id: str | None = None
+    """The fault rule that fired on the request, if one did; ``status`` 0 when it dropped the connection."""
 
     def row(self) -> tuple[Any, ...]:
         """The values in ``COLUMNS`` order, text cut at ``MAX_FIELD`` characters."""
         values = (self.time, self.method, self.path, self.status, self.api, self.reason, self.request_id,
-                  self.license_key_id)  # fmt: skip
+                  self.license_key_id, self.fault_id)  # fmt: skip
         return tuple(v[:MAX_FIELD] if isinstance(v, str) else v for v in values)
 
 
@@ -77,6 +81,7 @@ class Journal:
         self._pending: list[JournalEntry] = []
         self._lock = threading.Lock()
         db.migrate(SCHEMA)
+        db.add_columns("journal_entries", ADDED_COLUMNS)
         _WRITER.watch(self)
 
     def record(self, entry: JournalEntry) -> None:

@@ -9,11 +9,13 @@ import yaml
 
 from eventclient.exceptions import CryptoError
 from mockserver.backend import Backend
+from mockserver.db import compact_json
 from mockserver.errors import RequestValidationError
+from mockserver.faults import FaultRuleInvalid
 from mockserver.kosmos.store import LicenseFieldInvalid
 from mockserver.spec import load_spec
 
-__all__ = ["SeedError", "apply_seed", "load_seed"]
+__all__ = ["SeedError", "apply_seed", "load_seed", "with_faults"]
 
 
 class SeedError(Exception):
@@ -44,8 +46,18 @@ def load_seed(path: str | Path) -> dict[str, Any]:
     return seed
 
 
+def with_faults(seed: dict[str, Any], rules: list[dict[str, Any]]) -> dict[str, Any]:
+    """``seed`` with ``rules`` added to its fault rules, checked against the ``FaultRuleInput`` schema."""
+    for rule in rules:
+        try:
+            load_spec("admin").check("/components/schemas/FaultRuleInput", rule, "--fault")
+        except RequestValidationError as exc:
+            raise SeedError(exc.message) from exc
+    return {**seed, "faults": [*seed.get("faults", []), *rules]}
+
+
 def apply_seed(backend: Backend, seed: dict[str, Any]) -> list[str]:
-    """Create the seed's licenses and 10Duke clients that do not exist yet; return what was done."""
+    """Create the seed's licenses, 10Duke clients and fault rules that do not exist yet; return what was done."""
     done = []
     for fields in seed.get("licenses", []):
         if backend.kosmos.license_by_key(fields["licenseKey"]) is None:
@@ -61,4 +73,11 @@ def apply_seed(backend: Backend, seed: dict[str, Any]) -> list[str]:
             raise SeedError(f"tendukeClients: {client.get('name') or 'a client'}: {exc}") from exc
         if record is not None:
             done.append(f"10Duke client {record.name or record.client_id} registered (thumbprint {record.thumbprint})")
+    for fields in seed.get("faults", []):
+        try:
+            rule = backend.faults.ensure(fields)
+        except FaultRuleInvalid as exc:
+            raise SeedError(f"faults: {fields['path']}: {exc}") from exc
+        if rule is not None:
+            done.append(f"fault rule {rule['id']} added ({compact_json(fields)})")
     return done

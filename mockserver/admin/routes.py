@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from eventclient.exceptions import CryptoError
 from mockserver.backend import current_backend
 from mockserver.errors import ApiError, NotFound, RequestValidationError
+from mockserver.faults import FaultRuleInvalid
 from mockserver.kosmos.store import LicenseFieldInvalid
 from mockserver.routing import spec_blueprint, validated
 from mockserver.tenduke.errors import ClientKeyRejected
@@ -101,6 +102,24 @@ def get_journal() -> Response:
     return jsonify(current_backend().journal.entries(query["limit"], api=query.get("api"), status=query.get("status")))
 
 
+def create_fault_rule() -> tuple[Response, int]:
+    try:
+        rule = current_backend().faults.add(validated().body)
+    except FaultRuleInvalid as exc:
+        raise RequestValidationError(f"body.{exc}") from exc
+    return jsonify(rule), 201
+
+
+def list_fault_rules() -> Response:
+    return jsonify(current_backend().faults.rules())
+
+
+def delete_fault_rule(faultId: str) -> Response:  # noqa: N803
+    if not current_backend().faults.remove(faultId):
+        raise NotFound(f"no fault rule with id {faultId}")
+    return Response(status=204)
+
+
 def reset_state() -> Response:
     current_backend().reset(everything=validated().query["all"])
     return Response(status=204)
@@ -117,6 +136,9 @@ HANDLERS = {
     "deleteTendukeClient": delete_tenduke_client,
     "listEvents": list_events,
     "getJournal": get_journal,
+    "createFaultRule": create_fault_rule,
+    "listFaultRules": list_fault_rules,
+    "deleteFaultRule": delete_fault_rule,
     "resetState": reset_state,
 }
 
