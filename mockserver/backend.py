@@ -30,6 +30,8 @@ class Backend:
     rate: RateLimiter
     faults: FaultStore
     clock: Callable[[], float]
+    closed: bool = False
+    """Set by :meth:`close`: listeners of the event stream and webhook deliveries stop."""
 
     @classmethod
     def open(
@@ -54,6 +56,11 @@ class Backend:
         self.rate.reset()
         self.faults.clear()
         self.journal.clear()
+
+    def close(self) -> None:
+        """Stop the listeners and close the database."""
+        self.closed = True
+        self.db.close()
 
 
 def init_app(app: Flask) -> Backend:

@@ -90,6 +90,9 @@ class Database:
         self.path = path
         self._lock = threading.RLock()
         self._caches: dict[str, tuple[int, dict[Hashable, Any]]] = {}
+        self._data_version = -1
+        self._committed = False
+        self._generation_snapshot: dict[str, int] = {}
         if path != ":memory:" and not path.startswith("file:"):
             _create_private(path)
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -120,6 +123,7 @@ class Database:
         """Run idempotent ``CREATE ... IF NOT EXISTS`` statements (waiting for other processes doing the same)."""
         with self._lock, self._blocking_waits():
             self._conn.executescript(ddl)
+            self._committed = True
 
     def add_columns(self, table: str, columns: Mapping[str, str]) -> None:
         """Add the ``columns`` (name: SQL type) that ``table`` lacks: a table made by an older version."""
@@ -152,12 +156,13 @@ class Database:
     def cached(self, table: str, key: Hashable, load: Callable[[], T]) -> T:
         """``load()``, remembered under ``key`` until ``table`` (see :meth:`watch`) next changes.
 
-        One small read per call checks the table's generation; at most ``CACHE_ENTRIES`` values
-        are kept per table, so keys chosen by callers (unknown license keys) cannot fill memory.
+        The generations of every watched table are read again only when the database changed
+        since they were last read: another connection committed (SQLite's ``data_version``) or
+        this one did. At most ``CACHE_ENTRIES`` values are kept per table, so keys chosen by
+        callers (unknown license keys) cannot fill memory.
         """
         with self._lock:
-            row = self.query("SELECT n FROM table_generations WHERE name = ?", (table,))
-            generation = row[0][0] if row else 0
+            generation = self._generations().get(table, 0)
             seen, values = self._caches[table]
             if seen != generation or len(values) >= CACHE_ENTRIES:
                 values = {}
@@ -165,6 +170,15 @@ class Database:
             if key not in values:
                 values[key] = load()
             return values[key]
+
+    def _generations(self) -> dict[str, int]:
+        """Every watched table's generation; one small read when another connection committed."""
+        with _translated():
+            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._data_version or self._committed:
+                self._data_version, self._committed = version, False
+                self._generation_snapshot = dict(self._conn.execute("SELECT name, n FROM table_generations").fetchall())
+        return self._generation_snapshot
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -177,6 +191,7 @@ class Database:
             self._begin()
             try:
                 yield self._conn
+                self._committed = True  # before: a COMMIT that fails may still have written
                 self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL)

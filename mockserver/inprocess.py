@@ -8,7 +8,8 @@ with MockServer() as srv:
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
@@ -17,7 +18,9 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from mockserver.app import create_app
 from mockserver.backend import EXTENSION, Backend
+from mockserver.faults import FAULTED_APIS
 from mockserver.spec import load_spec
+from mockserver.stream import Position, follow, head
 
 __all__ = ["MockServer"]
 
@@ -60,7 +63,7 @@ class MockServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._server = self._thread = None
-        self.backend.db.close()
+        self.backend.close()
 
     def __enter__(self) -> MockServer:
         return self.start()
@@ -140,6 +143,34 @@ class MockServer:
             yield added
         finally:
             self.backend.faults.remove(added["id"])
+
+    # waiting for events ------------------------------------------------------------------------
+    def wait_for_event(
+        self,
+        api: str | None = None,
+        predicate: Callable[[dict[str, Any]], bool] | None = None,
+        timeout: float = 5.0,
+        *,
+        new_only: bool = False,
+    ) -> dict[str, Any]:
+        """The first stored event of ``api`` (either if None) that ``predicate`` accepts, as soon as it is committed.
+
+        Looks at every stored event, oldest first, then at each new one as it is accepted, so it
+        finds an event whether the code under test sent it before or after this call; with
+        ``new_only``, only events accepted after the call. Raises TimeoutError after ``timeout``
+        seconds. ``srv.wait_for_event("tenduke", lambda e: e["eventType"] == "login")``.
+        """
+        if api not in (None, *FAULTED_APIS):
+            raise ValueError("api must be 'kosmos', 'tenduke' or None")
+        deadline = time.monotonic() + timeout
+        position = head(self.backend) if new_only else Position()
+        looked = 0
+        for batch in follow(self.backend, position, lambda: time.monotonic() < deadline, poll=0.02):
+            for streamed in batch:
+                looked += 1
+                if api in (None, streamed.api) and (predicate is None or predicate(streamed.event)):
+                    return streamed.event
+        raise TimeoutError(f"no matching {api or 'kosmos or tenduke'} event within {timeout:g} s ({looked} looked at)")
 
     def journal(self, limit: int = 100) -> list[dict[str, Any]]:
         """Recent requests with the reason for each refusal."""

@@ -96,11 +96,15 @@ def test_a_status_rule_refuses_a_good_1kosmos_put_in_its_format_and_stores_nothi
 def test_a_status_rule_refuses_a_good_10duke_put_in_its_format_and_stores_nothing(
     client: FlaskClient, tenduke: TenDukeSigner
 ) -> None:
-    client.post("/__admin/faults", json={"path": "^/put$", "status": 500, "message": "planned outage"})
-    refused = tenduke.put({"eventType": "x"})
+    rule = client.post("/__admin/faults", json={"path": "^/put$", "status": 500, "message": "planned outage"}).json
+    event = {"eventType": "x", "eventSourceId": "s"}
+    refused = tenduke.put(event)
     assert refused.status_code == 500
     assert refused.json == {"error": "internal_server_error", "message": "planned outage"}
     assert tenduke_events(client) == []
+    client.delete(f"/__admin/faults/{rule['id']}", content_type="application/json")
+    assert tenduke.put(event).status_code == 200
+    assert len(tenduke_events(client)) == 1
 
 
 def test_only_matching_method_and_api_are_faulted(client: FlaskClient) -> None:
@@ -237,19 +241,27 @@ def test_served_a_status_rule_answers_in_the_api_format_and_stores_nothing(serve
     license_key = httpx.post(f"{served}/__admin/licenses", json={"authLevel": "system"}).json()["licenseKey"]
     pair = rsa_pair(2048, slot=3)
     httpx.post(f"{served}/__admin/tenduke/clients", json={"publicKeyPem": pair.public_pem})
-    rule_of(path="^/(put|events/tenant/)", status=503)
+    rule = rule_of(path="^/(put|events/tenant/)", status=503)
     marker = f"fault-{time.time_ns()}"
     with KosmosClient(served, license_key) as kosmos, TenDukeClient(served, pair.private_pem) as tenduke:
         with pytest.raises(KosmosApiError) as kosmos_refusal:
-            kosmos.put_event("t", "c", "E_FAULT", {"type": marker})
+            kosmos.put_event("t", "c", marker, {"type": "event"})
         with pytest.raises(TenDukeApiError) as tenduke_refusal:
-            tenduke.put({"eventType": marker})
+            tenduke.put({"eventType": marker, "eventSourceId": "s"})
     assert kosmos_refusal.value.status == 503 and kosmos_refusal.value.body["statusCode"] == 503  # type: ignore[index]
     assert tenduke_refusal.value.status == 503 and tenduke_refusal.value.body["error"] == "service_unavailable"  # type: ignore[index]
-    time.sleep(0.3)  # anything stored would be there by now
-    kosmos_stored = httpx.get(f"{served}/__admin/events", params={"api": "kosmos", "eventName": "E_FAULT"}).json()
-    tenduke_stored = httpx.get(f"{served}/__admin/events", params={"api": "tenduke", "eventType": marker}).json()
-    assert kosmos_stored == [] and tenduke_stored == []
+
+    def stored() -> tuple[int, int]:
+        kosmos = httpx.get(f"{served}/__admin/events", params={"api": "kosmos", "eventName": marker}).json()
+        tenduke = httpx.get(f"{served}/__admin/events", params={"api": "tenduke", "eventType": marker}).json()
+        return len(kosmos), len(tenduke)
+
+    assert stored() == (0, 0)
+    httpx.delete(f"{served}/__admin/faults/{rule['id']}", headers={"Content-Type": "application/json"})
+    with KosmosClient(served, license_key) as kosmos, TenDukeClient(served, pair.private_pem) as tenduke:
+        kosmos.put_event("t", "c", marker, {"type": "event"})
+        tenduke.put({"eventType": marker, "eventSourceId": "s"})
+    assert stored() == (1, 1)
 
 
 def test_served_a_seeded_rate_repeats_its_sequence(served: str, rule_of: Any) -> None:

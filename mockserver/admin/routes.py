@@ -10,6 +10,7 @@ from mockserver.errors import ApiError, NotFound, RequestValidationError
 from mockserver.faults import FaultRuleInvalid
 from mockserver.kosmos.store import LicenseFieldInvalid
 from mockserver.routing import spec_blueprint, validated
+from mockserver.stream import EventFilter, Position, head, sse_stream
 from mockserver.tenduke.errors import ClientKeyRejected
 
 __all__ = ["HANDLERS", "create_blueprint"]
@@ -120,6 +121,16 @@ def delete_fault_rule(faultId: str) -> Response:  # noqa: N803
     return Response(status=204)
 
 
+def stream_events() -> Response:
+    query = validated().query
+    backend = current_backend()
+    resumed = Position.parse(validated().header.get("Last-Event-ID"))
+    start = resumed or (Position() if query["from"] == "start" else head(backend))
+    body = sse_stream(backend, EventFilter.of(query), start, query.get("maxSeconds"))
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy may hold events back
+    return Response(body, mimetype="text/event-stream", headers=headers)
+
+
 def reset_state() -> Response:
     current_backend().reset(everything=validated().query["all"])
     return Response(status=204)
@@ -139,6 +150,7 @@ HANDLERS = {
     "createFaultRule": create_fault_rule,
     "listFaultRules": list_fault_rules,
     "deleteFaultRule": delete_fault_rule,
+    "streamEvents": stream_events,
     "resetState": reset_state,
 }
 

@@ -467,6 +467,16 @@ class KosmosStore:
         )
         return [json.loads(r["body"]) for r in reversed(rows)]
 
+    def events_after(self, last_id: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """Up to ``limit`` events stored after the one with row id ``last_id``, in the order stored, with their ids."""
+        rows = self.db.query("SELECT id, body FROM kosmos_events WHERE id > ? ORDER BY id LIMIT ?", (last_id, limit))
+        return [(int(r["id"]), json.loads(r["body"])) for r in rows]
+
+    def last_event_id(self) -> int:
+        """The row id of the newest stored event (0 if none); ids are never reused, even after a reset."""
+        rows = self.db.query("SELECT seq FROM sqlite_sequence WHERE name = 'kosmos_events'")
+        return int(rows[0][0]) if rows else 0
+
     def reset(self, everything: bool = False) -> None:
         """Forget events and request ids; with ``everything``, also licenses and service keys."""
         with self.db.transaction() as tx:

@@ -263,6 +263,17 @@ class TenDukeStore:
         )
         return [json.loads(r["body"]) for r in reversed(rows)]
 
+    def events_after(self, received: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        """Up to ``limit`` events received after ``received``, oldest first, with their ``eventReceived``."""
+        rows = self.db.query(
+            "SELECT received, body FROM tenduke_events WHERE received > ? ORDER BY received LIMIT ?", (received, limit)
+        )
+        return [(int(r["received"]), json.loads(r["body"])) for r in rows]
+
+    def last_received(self) -> int:
+        """The ``eventReceived`` of the newest stored event (0 if none)."""
+        return int(self.db.query("SELECT COALESCE(MAX(received), 0) FROM tenduke_events")[0][0])
+
     def reset(self, everything: bool = False) -> None:
         """Forget events; with ``everything``, also the client keys."""
         with self.db.transaction() as tx:
