@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 
 from eventclient import jws
-from eventclient._http import HttpSession
+from eventclient._http import HttpSession, Retry
 from eventclient.exceptions import TenDukeApiError
 
 __all__ = ["TenDukeClient"]
@@ -26,6 +26,9 @@ def feed_path(feed: str) -> str:
 
 class TenDukeClient:
     """Sign events with a client's RSA private key and send them; read feeds back.
+
+    Like the official reader, a feed read that gets a 429 or 5xx, or no answer, is tried again
+    after 1, 2, 4, 8 and 16 s (``retries``, ``backoff``: the first wait); ``retries=0`` turns it off.
 
     ``private_key_pem`` may hold other PEM blocks too (``eventdouble keys tenduke`` prints the
     private key followed by the public one).
@@ -42,6 +45,8 @@ class TenDukeClient:
         session: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 60.0,
+        retries: int = 5,
+        backoff: float = 1.0,
     ) -> None:
         match = _PRIVATE_PEM.search(private_key_pem)
         self.private_key_pem = match.group(0) if match else private_key_pem
@@ -53,11 +58,22 @@ class TenDukeClient:
         self.kid = kid
         self.token_lifetime = token_lifetime
         self.http = HttpSession(TenDukeApiError, session, transport, timeout)
+        self.read_retry = Retry(retries, backoff)
+        """Feed reads: retried on 429 and 5xx and when no answer comes, as the official reader does."""
+        self.put_retry = Retry(retries, backoff, statuses=frozenset({429, 503}), transport_errors=False)
+        """``/put``: retried only when the refusal says nothing was stored (429, 503); a lost answer is not
+        retried, since the events may have been stored."""
 
     def put(self, event_or_events: dict[str, Any] | list[dict[str, Any]]) -> None:
         """``POST /put``: one event or a list, as the payload of a JWS signed with this client's key."""
         body = jws.sign_jws(event_or_events, self.private_key_pem, self.algorithm, kid=self.kid)
-        self.http.request("POST", f"{self.base_url}/put", content=body, headers={"Content-Type": "application/jose"})
+        self.http.request(
+            "POST",
+            f"{self.base_url}/put",
+            content=body,
+            headers={"Content-Type": "application/jose"},
+            retry=self.put_retry,
+        )
 
     def token(self, feed: str = "*", lifetime: int | None = None) -> str:
         """A bearer JWT for ``feed`` (``"*"``: every feed), RS256 as the official reader signs."""
@@ -82,7 +98,8 @@ class TenDukeClient:
         if newest:
             params["newest"] = "true"
         headers = {"Authorization": f"Bearer {self.token(feed)}"}
-        response = self.http.request("GET", f"{self.base_url}{feed_path(feed)}", params=params, headers=headers)
+        url = f"{self.base_url}{feed_path(feed)}"
+        response = self.http.request("GET", url, params=params, headers=headers, retry=self.read_retry)
         return response.json()  # type: ignore[no-any-return]
 
     def read(

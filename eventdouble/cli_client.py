@@ -35,6 +35,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def backoff_seconds(text: str) -> float:
+    """An argparse type: a number of seconds from 0 to 60."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 60:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text!r}: must be from 0 to 60 seconds")
+    return value
+
+
 def _read_text(value: str, what: str) -> str:
     """``value`` itself, or the contents of the file ``@path``."""
     if not value.startswith("@"):
@@ -64,7 +75,7 @@ def _tenduke_client(args: argparse.Namespace) -> TenDukeClient:
     from eventclient.exceptions import CryptoError
 
     try:
-        return TenDukeClient(args.base, _key(args.key), args.algorithm)
+        return TenDukeClient(args.base, _key(args.key), args.algorithm, retries=args.retries, backoff=args.backoff)
     except CryptoError as exc:
         raise UsageError(f"{args.key} holds no usable RSA private key: {exc}") from exc
 
@@ -241,6 +252,24 @@ def _guarded(run: Any) -> Any:
     return wrapper
 
 
+def _retry_options(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=5,
+        choices=range(11),
+        metavar="N",
+        help=f"{what} up to N times, as the official 10Duke reader does (default: %(default)s; 0 to 10)",
+    )
+    parser.add_argument(
+        "--backoff",
+        type=backoff_seconds,
+        default=1.0,
+        metavar="SECONDS",
+        help="the first wait before a retry, doubled for each next one: 1, 2, 4, 8, 16 s (default: %(default)s)",
+    )
+
+
 def add_client_commands(commands: Any) -> None:
     """Add ``send`` and ``read`` to the ``eventdouble`` sub-command parser."""
     send = commands.add_parser("send", help="sign and send events to a server", description="Sign and send events.")
@@ -270,6 +299,7 @@ def add_client_commands(commands: Any) -> None:
         "--batch-size", type=positive_int, default=1000, help="events per /put, at least 1 (default: %(default)s)"
     )
     tenduke.add_argument("--algorithm", default="RS256", choices=["RS256", "RS384", "RS512"])
+    _retry_options(tenduke, "a batch refused with 429 or 503 (nothing stored) is sent again")
     tenduke.set_defaults(run=_guarded(_send_tenduke))
 
     read = commands.add_parser("read", help="read events back", description="Read events back.")
@@ -284,6 +314,7 @@ def add_client_commands(commands: Any) -> None:
     feed.add_argument("--page-size", type=int, default=500, help="events per page (default: %(default)s)")
     feed.add_argument("--output", help="write JSON lines to this file instead of standard output")
     feed.add_argument("--algorithm", default="RS256", choices=["RS256", "RS384", "RS512"])
+    _retry_options(feed, "a page answered 429 or 5xx, or not answered, is read again")
     feed.set_defaults(run=_guarded(_read_tenduke))
 
     query = read_apis.add_parser("kosmos", help="read a tenant's events through the 1Kosmos query", description=(

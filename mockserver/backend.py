@@ -13,13 +13,14 @@ from mockserver.journal import Journal
 from mockserver.kosmos.store import KosmosStore
 from mockserver.ratelimit import RateLimiter
 from mockserver.tenduke.store import TenDukeStore
+from mockserver.webhooks import WebhookStore, start_delivering
 
 __all__ = ["Backend", "backend_of", "current_backend", "init_app"]
 
 EXTENSION = "eventdouble"
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: held in weak sets
 class Backend:
     """Owns every store; usable without Flask (in-process, scripts, tests)."""
 
@@ -29,6 +30,7 @@ class Backend:
     journal: Journal
     rate: RateLimiter
     faults: FaultStore
+    webhooks: WebhookStore
     clock: Callable[[], float]
     closed: bool = False
     """Set by :meth:`close`: listeners of the event stream and webhook deliveries stop."""
@@ -46,15 +48,20 @@ class Backend:
             journal=Journal(db, journal_size),
             rate=RateLimiter(db, clock),
             faults=FaultStore(db),
+            webhooks=WebhookStore(db, clock),
             clock=clock,
         )
 
     def reset(self, everything: bool = False) -> None:
-        """Forget events, the journal, request ids and fault rules; with ``everything``, credentials and keys too."""
+        """Forget events, the journal, request ids, fault rules and delivery attempts.
+
+        With ``everything``, also credentials, keys and webhook receivers.
+        """
         self.kosmos.reset(everything)
         self.tenduke.reset(everything)
         self.rate.reset()
         self.faults.clear()
+        self.webhooks.reset(everything)
         self.journal.clear()
 
     def close(self) -> None:
@@ -72,6 +79,8 @@ def init_app(app: Flask) -> Backend:
         str(app.config["SQLITE_SYNCHRONOUS"]),
     )
     app.extensions[EXTENSION] = backend
+    if backend.webhooks.any():  # receivers registered before a restart, or by another worker
+        start_delivering(backend)
     return backend
 
 

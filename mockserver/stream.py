@@ -13,9 +13,10 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mockserver.backend import Backend
+if TYPE_CHECKING:
+    from mockserver.backend import Backend
 
 __all__ = ["POLL_SECONDS", "EventFilter", "Position", "StreamedEvent", "follow", "head", "read_after", "sse_stream"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, current_app, jsonify
 
 from eventclient.exceptions import CryptoError
@@ -12,6 +14,7 @@ from mockserver.kosmos.store import LicenseFieldInvalid
 from mockserver.routing import spec_blueprint, validated
 from mockserver.stream import EventFilter, Position, head, sse_stream
 from mockserver.tenduke.errors import ClientKeyRejected
+from mockserver.webhooks import WebhookInvalid, start_delivering
 
 __all__ = ["HANDLERS", "create_blueprint"]
 
@@ -131,6 +134,42 @@ def stream_events() -> Response:
     return Response(body, mimetype="text/event-stream", headers=headers)
 
 
+def register_webhook() -> tuple[Response, int]:
+    backend = current_backend()
+    try:
+        view = backend.webhooks.register(validated().body, head(backend))
+    except WebhookInvalid as exc:
+        raise RequestValidationError(f"body.{exc}") from exc
+    start_delivering(backend)
+    return jsonify(view), 201
+
+
+def list_webhooks() -> Response:
+    return jsonify(current_backend().webhooks.receivers_view())
+
+
+def _webhook(webhook_id: str) -> dict[str, Any]:
+    view = current_backend().webhooks.get(webhook_id)
+    if view is None:
+        raise NotFound(f"no webhook with id {webhook_id}")
+    return view
+
+
+def get_webhook(webhookId: str) -> Response:  # noqa: N803
+    return jsonify(_webhook(webhookId))
+
+
+def delete_webhook(webhookId: str) -> Response:  # noqa: N803
+    if not current_backend().webhooks.remove(webhookId):
+        raise NotFound(f"no webhook with id {webhookId}")
+    return Response(status=204)
+
+
+def list_webhook_deliveries(webhookId: str) -> Response:  # noqa: N803
+    _webhook(webhookId)
+    return jsonify(current_backend().webhooks.deliveries(webhookId, validated().query["limit"]))
+
+
 def reset_state() -> Response:
     current_backend().reset(everything=validated().query["all"])
     return Response(status=204)
@@ -151,6 +190,11 @@ HANDLERS = {
     "listFaultRules": list_fault_rules,
     "deleteFaultRule": delete_fault_rule,
     "streamEvents": stream_events,
+    "registerWebhook": register_webhook,
+    "listWebhooks": list_webhooks,
+    "getWebhook": get_webhook,
+    "deleteWebhook": delete_webhook,
+    "listWebhookDeliveries": list_webhook_deliveries,
     "resetState": reset_state,
 }
 
