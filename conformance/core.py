@@ -118,6 +118,10 @@ class Target:
     """Run checks that change the server for everyone (the service-key reset)."""
     expiring_license: Callable[[float], tuple[str, float]] | None = None
     """Makes a license expiring ``n`` seconds from now (a mock's admin API can); else ``kosmos.expiring``."""
+    revocable_license: Callable[[], tuple[str, Callable[[], None]]] | None = None
+    """Makes a fresh license and a function that disables it (a mock's admin API can)."""
+    revocable_client_key: Callable[[], tuple[str, Callable[[], None]]] | None = None
+    """Registers a fresh 10Duke client key (its private PEM) and a function that deletes it."""
 
     def has(self, key: str) -> bool:
         """Whether the credentials hold ``key`` (``kosmos.licenses.system``, ``tenduke.weak_key``, ...)."""
@@ -129,9 +133,13 @@ class Target:
                 return any(role in self.kosmos.licenses for role in rest.removeprefix("licenses.").split("|"))
             if rest == "expiring":
                 return self.kosmos.expiring is not None or self.expiring_license is not None
+            if rest == "revocable":
+                return self.revocable_license is not None
             return bool(getattr(self.kosmos, rest))
         if self.tenduke is None:
             return False
+        if rest == "revocable":
+            return self.revocable_client_key is not None
         return bool(getattr(self.tenduke, TENDUKE_KEYS[rest]))
 
 

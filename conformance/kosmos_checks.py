@@ -705,6 +705,25 @@ def license_expiry_boundary(ctx: Context) -> None:
 
 
 @check(
+    "kosmos.revoked_license_refused",
+    API,
+    "a license disabled right after it was accepted: the next request 401 (no stale cache)",
+    family="licenses",
+    operations=WRITE,
+    needs=("kosmos.revocable",),
+)
+def revoked_license_refused(ctx: Context) -> None:
+    license_key, disable = ctx.target.revocable_license()  # type: ignore[misc]
+    caller = Caller(ctx, license_key)
+    for n in range(2):  # twice: a server that caches what it read once has it cached now
+        accepted(caller.put(event_name(ctx, f"before_revoking_{n}"), {"type": "x"}), "a fresh license")
+    disable()
+    name = event_name(ctx, "after_revoking")
+    expect_refusal(caller.put(name, {"type": "x"}), "the same license, disabled since its last request", 401)
+    nothing_stored(ctx, name, "disabled license")
+
+
+@check(
     "kosmos.plain_license_checked",
     API,
     "healthz and environment take a valid plain licensekey, refuse others (401)",

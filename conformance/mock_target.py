@@ -54,8 +54,21 @@ class _Admin:
         return result
 
     def license(self, auth_level: str, **fields: Any) -> str:
+        return str(self.license_record(auth_level, **fields)["licenseKey"])
+
+    def license_record(self, auth_level: str, **fields: Any) -> dict[str, Any]:
         body = {"authLevel": auth_level, "tag": "eventdouble conformance", **fields}
-        return str(self.post("/licenses", body)["licenseKey"])
+        return self.post("/licenses", body)
+
+    def change(self, method: str, path: str, body: dict[str, Any] | None = None) -> None:
+        """PATCH or DELETE an admin record; a refusal is a configuration error."""
+        headers = {**self.headers, "Content-Type": "application/json"}
+        try:
+            response = self.http.request(method, f"{self.base_url}/__admin{path}", json=body, headers=headers)
+        except httpx.TransportError as exc:
+            raise ConformanceError(f"cannot reach the mock's admin API at {self.base_url}: {exc}") from exc
+        if response.status_code not in (200, 204):
+            raise ConformanceError(f"the mock's admin API refused {method} {path}: {response.status_code}")
 
     def client(self, key: Any, name: str, allow_unusable: bool = False) -> str:
         private, public = _pems(key)
@@ -107,6 +120,31 @@ def provision(
                 )
             return key, expiry
 
+        def revocable_license() -> tuple[str, Any]:
+            with httpx.Client(timeout=30) as fresh:
+                record = _Admin(base_url, fresh, admin_token).license_record("community", **scoped)
+
+            def disable() -> None:
+                with httpx.Client(timeout=30) as fresh:
+                    _Admin(base_url, fresh, admin_token).change(
+                        "PATCH", f"/licenses/{record['keyId']}", {"disabled": True}
+                    )
+
+            return str(record["licenseKey"]), disable
+
+        def revocable_client_key() -> tuple[str, Any]:
+            private, public = _pems(_rsa(2048))
+            with httpx.Client(timeout=30) as fresh:
+                record = _Admin(base_url, fresh, admin_token).post(
+                    "/tenduke/clients", {"publicKeyPem": public, "name": "revocable"}
+                )
+
+            def delete() -> None:
+                with httpx.Client(timeout=30) as fresh:
+                    _Admin(base_url, fresh, admin_token).change("DELETE", f"/tenduke/clients/{record['clientId']}")
+
+            return private, delete
+
         kosmos = KosmosTarget(
             tenant,
             community,
@@ -124,4 +162,12 @@ def provision(
     finally:
         if own:
             http.close()
-    return Target(base_url, kosmos, tenduke, allow_destructive=True, expiring_license=expiring_license)
+    return Target(
+        base_url,
+        kosmos,
+        tenduke,
+        allow_destructive=True,
+        expiring_license=expiring_license,
+        revocable_license=revocable_license,
+        revocable_client_key=revocable_client_key,
+    )

@@ -265,6 +265,23 @@ def unregistered_key_refused(ctx: Context) -> None:
 
 
 @check(
+    "tenduke.revoked_key_refused",
+    API,
+    "a client key deleted right after it was accepted: its next JWS 401 (no stale cache)",
+    family="keys",
+    operations=PUT,
+    needs=("tenduke.revocable",),
+)
+def revoked_key_refused(ctx: Context) -> None:
+    pem, delete = ctx.target.revocable_client_key()  # type: ignore[misc]
+    key, feed = private_key(pem), feed_name(ctx, "revoked")
+    for n in range(2):  # twice: a server that caches its key ring has it cached now
+        accepted_put(ctx, sign(ctx, events(feed_name(ctx, f"before_revoking_{n}"))[0], key=key), "a fresh client key")
+    delete()
+    refused_put(ctx, feed, sign(ctx, events(feed)[0], key=key), "the same key, deleted since its last JWS")
+
+
+@check(
     "tenduke.registered_weak_key_refused",
     API,
     "a JWS by a registered RSA key under 2048 bits: 401",

@@ -250,6 +250,18 @@ def _loose_license_key(self: KosmosStore, license_key: str) -> License | None:
     return found
 
 
+def _cached_forever(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` remembered per store and arguments, never invalidated: a stale cache."""
+    remembered: dict[tuple[int, Any], Any] = {}
+
+    def cached(self: Any, *args: Any) -> Any:
+        if (id(self), args) not in remembered:
+            remembered[id(self), args] = method(self, *args)
+        return remembered[id(self), args]
+
+    return cached
+
+
 def _refusal_ignoring(what: str, hours: float = 0) -> Patches:
     def refusal(self: License, now: float) -> str | None:
         if what == "disabled":
@@ -440,6 +452,14 @@ BROKEN: dict[str, Broken] = {
         _patch(KosmosStore, "license_by_key", _loose_license_key),
     ),
     "disabled_ignored": Broken("1Kosmos: disabled licenses work", _refusal_ignoring("disabled")),
+    "license_cache_stale": Broken(
+        "1Kosmos: a license once read is kept in memory, whatever happens to it",
+        _patch(KosmosStore, "license_by_key", _cached_forever(BY_KEY)),
+    ),
+    "key_ring_cache_stale": Broken(
+        "10Duke: the client keys once read are kept in memory, even deleted ones",
+        _patch(TenDukeStore, "key_ring", _cached_forever(KEY_RING)),
+    ),
     "expiry_ignored": Broken("1Kosmos: expired licenses work", _refusal_ignoring("expiry")),
     "expiry_two_hours_late": Broken(
         "1Kosmos: expiry read in the wrong time zone (2 h late)", _refusal_ignoring("", hours=2)

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from eventclient import kosmos_crypto
+from eventclient import KosmosClient, kosmos_crypto
 from mockserver import MockServer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -96,4 +96,31 @@ def test_the_inspector_shows_a_refused_request_and_why_without_a_reload(browser:
     page.locator("#kosmos-events td", has_text="E_LOGIN").first.wait_for(timeout=10_000)
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.close()
+
+
+def test_the_inspector_shows_which_fault_rule_fired_and_the_webhook_attempts(
+    browser: object, server: MockServer
+) -> None:
+    rule = server.add_fault(path="^/events/publickeys$", status=503, times=1)
+    hook = httpx.post(
+        f"{server.url}/__admin/webhooks", json={"url": "http://127.0.0.1:9/down", "secret": "s", "api": "kosmos"}
+    ).json()
+    page = browser.new_page(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    page.goto(f"{server.url}/__admin/ui")
+    page.wait_for_selector("#updated:has-text('updated')", timeout=20_000)
+    assert httpx.get(f"{server.url}/events/publickeys").status_code == 503
+    refused = page.locator("#requests tr.refused", has_text="/events/publickeys")
+    refused.wait_for(timeout=10_000)
+    assert rule["id"] in refused.inner_text() and "503" in refused.inner_text()
+    fault_row = page.locator("#faults tr", has_text=rule["id"])
+    fault_row.wait_for(timeout=10_000)
+    assert "status 503" in fault_row.inner_text()
+    page.locator("#faults tr", has_text=rule["id"]).locator("td.fired", has_text="1").wait_for(timeout=10_000)
+    license_key = server.create_license()["licenseKey"]  # a signed event for the webhook to (fail to) deliver
+    with KosmosClient(server.url, license_key) as client:
+        client.put_event("t", "c", "E_HOOKED", {"type": "event"})
+    hook_row = page.locator("#webhooks tr", has_text=hook["id"])
+    hook_row.locator("td.last", has_text="will retry").wait_for(timeout=10_000)
+    assert "api=kosmos" in hook_row.inner_text()
     page.close()

@@ -60,6 +60,8 @@ CATCHES: dict[str, tuple[str, ...]] = {
     ),
     "license_key_loose": ("kosmos.license_key_exact",),
     "disabled_ignored": ("kosmos.disabled_license_refused",),
+    "license_cache_stale": ("kosmos.revoked_license_refused",),
+    "key_ring_cache_stale": ("tenduke.revoked_key_refused",),
     "expiry_ignored": ("kosmos.expired_license_refused", "kosmos.license_expiry_boundary"),
     "expiry_two_hours_late": ("kosmos.license_expiry_boundary",),
     "plain_license_unchecked": ("kosmos.plain_license_checked",),

@@ -1,4 +1,5 @@
-// The inspector: recent requests (live), stored events, licenses and client keys, from the admin API.
+// The inspector: recent requests (live), fault rules, webhooks, stored events, licenses and client keys,
+// from the admin API.
 "use strict";
 
 const TOKEN_KEY = "eventdouble-admin-token";
@@ -47,19 +48,46 @@ async function refreshRequests() {
   if (status && status !== "refused") query.set("status", status);
   let entries = (await get(`/__admin/journal?${query}`)).reverse();
   entries = entries.filter((e) => !e.path.startsWith("/__admin/ui") && !(e.path.startsWith("/__admin/") && e.method === "GET" && e.status < 400));
-  if (status === "refused") entries = entries.filter((e) => e.status >= 400);
+  if (status === "refused") entries = entries.filter((e) => e.status >= 400 || e.status === 0);
   fill("#requests", entries, (e) => [
     ["time", e.time], ["method", e.method], ["path", e.path], ["status", e.status], ["api", e.api],
-    ["reason", e.reason], ["request-id", e.request_id], ["license", e.license_key_id],
-  ], (e) => (e.status >= 400 ? "refused" : ""));
+    ["reason", e.reason], ["fault", e.fault_id], ["request-id", e.request_id], ["license", e.license_key_id],
+  ], (e) => (e.status >= 400 || e.status === 0 ? "refused" : ""));
   $("#updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
 }
 
+function effect(rule) {
+  const delay = rule.delayMs ? `delay ${rule.delayMs}${rule.jitterMs ? `+${rule.jitterMs}` : ""} ms` : "";
+  const answer = rule.status ? `status ${rule.status}` : rule.action === "reset" ? "drop connection" : "";
+  return [delay, answer].filter(Boolean).join(", ");
+}
+
+const FILTERS = ["api", "tenantId", "communityId", "eventName", "eventSourceId", "eventType", "eventObjectType",
+  "eventObjectId"];
+
+async function refreshHooks(hooks) {
+  const last = await Promise.all(hooks.map((h) => get(`/__admin/webhooks/${encodeURIComponent(h.id)}/deliveries?limit=1`)));
+  fill("#webhooks", hooks, (h) => {
+    const [attempt] = last[hooks.indexOf(h)];
+    const shown = attempt ? `${attempt.outcome} (attempt ${attempt.attempt}, ${attempt.status ?? attempt.error})` : "";
+    return [
+      ["hook", h.id], ["url", h.url], ["filters", FILTERS.filter((f) => h[f]).map((f) => `${f}=${h[f]}`).join(" ")],
+      ["delivered", h.delivered], ["failed", h.failed], ["failing", h.failingAttempts], ["next", h.nextAttemptAt],
+      ["last", shown],
+    ];
+  }, (h) => (h.failingAttempts || h.failed ? "refused" : ""));
+}
+
 async function refreshState() {
-  const [kosmos, tenduke, licenses, clients] = await Promise.all([
+  const [kosmos, tenduke, licenses, clients, faults, hooks] = await Promise.all([
     get("/__admin/events?api=kosmos&limit=50"), get("/__admin/events?api=tenduke&limit=50"),
-    get("/__admin/licenses"), get("/__admin/tenduke/clients"),
+    get("/__admin/licenses"), get("/__admin/tenduke/clients"), get("/__admin/faults"), get("/__admin/webhooks"),
   ]);
+  fill("#faults", faults, (f) => [
+    ["fault", f.id], ["path", f.path], ["method", f.method], ["api", f.api], ["does", effect(f)],
+    ["rate", f.rate ?? 1], ["times", f.times], ["matched", f.matched], ["fired", f.fired],
+  ]);
+  await refreshHooks(hooks);
   fill("#kosmos-events", kosmos.reverse(), (e) => [
     ["ts", e.event_ts], ["tenant", e.tenant_id], ["community", e.community_id], ["name", e.eventName],
     ["type", e.type], ["request", e.request_id],
