@@ -255,6 +255,8 @@ def expect_refusal(response: httpx.Response, what: str, status: int) -> None:
 def _missing(registered: RegisteredCheck, ctx: Context) -> str | None:
     """Why ``registered`` cannot run against this target, or None."""
     absent = [key for key in registered.needs if not ctx.target.has(key)]
+    if absent and all(key.endswith(".revocable") for key in absent):
+        return "needs --provision-mock: the kit disables or deletes a credential through the mock's admin API"
     if absent:
         return f"needs {', '.join(absent)} in the credentials file"
     if registered.destructive and not ctx.target.allow_destructive:

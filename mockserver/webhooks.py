@@ -107,8 +107,12 @@ class WebhookStore:
     def register(self, fields: dict[str, Any], start: Position) -> dict[str, Any]:
         """Add a receiver of the events accepted after ``start``; its view (without the secret)."""
         url = fields["url"]
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(url)
+            usable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        except ValueError:  # a malformed IPv6 address or port
+            usable = False
+        if not usable:
             raise WebhookInvalid("url: an http:// or https:// URL with a host")
         hook_id = str(uuid.uuid4())
         wanted = EventFilter.of(fields)

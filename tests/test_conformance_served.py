@@ -31,7 +31,11 @@ def test_credentials_file_against_a_served_mock(tmp_path: Path) -> None:
         full = conform("--target", url, "--credentials", str(tmp_path / "a" / "credentials.yaml"),
                        "--allow-destructive", "--max-examples", "5", "--seed", "7")  # fmt: skip
         assert full.returncode == 0, full.stdout + full.stderr
-        assert "VERDICT: PASSED" in full.stdout and " 0 skipped" in full.stdout, full.stdout
+        assert "VERDICT: PASSED" in full.stdout and " 2 skipped" in full.stdout, full.stdout
+        # a credentials file cannot disable or delete a credential: only the two revocation checks skip
+        skipped = re.findall(r"\] SKIPPED (\S+)", full.stdout)
+        assert set(skipped) == {"kosmos.revoked_license_refused", "tenduke.revoked_key_refused"}, full.stdout
+        assert "needs --provision-mock" in full.stdout
 
         conform("--target", url, "--provision-mock", "--write-credentials", str(tmp_path / "b"))
         credentials = tmp_path / "b" / "credentials.yaml"
@@ -47,6 +51,11 @@ def test_credentials_file_against_a_served_mock(tmp_path: Path) -> None:
             process.stdout.close()
     assert partial.returncode == 0, partial.stdout + partial.stderr
     skipped = {m[1]: m[0] for m in re.finditer(r"^\[.*\] SKIPPED +(\S+).*$", partial.stdout, re.MULTILINE)}
-    assert set(skipped) == {"kosmos.authz_tenant", "kosmos.replay_across_licenses", "kosmos.license_expiry_boundary"}
+    assert set(skipped) == {
+        "kosmos.authz_tenant",
+        "kosmos.replay_across_licenses",
+        "kosmos.license_expiry_boundary",
+        "kosmos.revoked_license_refused",
+    }
     assert "needs kosmos.licenses.tenant in the credentials file" in skipped["kosmos.authz_tenant"]
     assert "kosmos: authorisation: partly skipped" in partial.stdout
