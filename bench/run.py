@@ -477,7 +477,12 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per scenario; the median is reported")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (default: %(default)s)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, mock and bare Flask alike")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="gunicorn workers, mock and bare Flask alike (default: one, for the one server core)",
+    )
     parser.add_argument("--events", type=int, default=1_000_000, help="events stored before the /get and query runs")
     parser.add_argument(
         "--only",

@@ -80,6 +80,7 @@ def test_stamped_event_ids_are_distinct_random_uuids(client: FlaskClient, tenduk
     stamped = [uuid.UUID(e["eventId"]) for i, e in enumerate(stored) if i != 1]
     assert len(set(stamped)) == 21
     assert {(u.version, u.variant) for u in stamped} == {(4, uuid.RFC_4122)}
+    assert [str(u) for u in stamped] == [e["eventId"] for i, e in enumerate(stored) if i != 1]  # canonical spelling
 
 
 def test_event_received_increases_even_if_the_clock_goes_back(

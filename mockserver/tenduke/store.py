@@ -32,10 +32,19 @@ CREATE INDEX IF NOT EXISTS tenduke_events_object ON tenduke_events (object_type,
 
 
 def _random_uuids(count: int) -> Iterator[str]:
-    """``count`` random (version 4) UUIDs, from one read of the system's randomness."""
-    pool = os.urandom(16 * count)
+    """``count`` random (version 4) UUIDs, from one read of the system's randomness, spelt as ``str(UUID)``.
+
+    The version and variant bits are set in the bytes and the text cut from one hex string: building a
+    ``uuid.UUID`` per id cost a tenth of a 100-event ``/put``.
+    """
+    pool = bytearray(os.urandom(16 * count))
     for start in range(0, 16 * count, 16):
-        yield str(uuid.UUID(bytes=pool[start : start + 16], version=4))
+        pool[start + 6] = pool[start + 6] & 0x0F | 0x40  # version 4
+        pool[start + 8] = pool[start + 8] & 0x3F | 0x80  # RFC 4122 variant
+    text = pool.hex()
+    for s in range(0, 32 * count, 32):
+        head, middle, tail = text[s : s + 8], text[s + 8 : s + 20], text[s + 20 : s + 32]
+        yield f"{head}-{middle[:4]}-{middle[4:8]}-{middle[8:]}-{tail}"
 
 
 @dataclass(frozen=True)
