@@ -42,8 +42,10 @@ class Position:
     @classmethod
     def parse(cls, text: str | None) -> Position | None:
         """A position from :meth:`text`; None if ``text`` is not one."""
-        match = re.fullmatch(r"(\d{1,19})\.(\d{1,20})", (text or "").strip())
-        return cls(int(match.group(1)), int(match.group(2))) if match else None
+        match = re.fullmatch(r"(\d{1,19})\.(\d{1,19})", (text or "").strip())
+        if match is None or max(int(match.group(1)), int(match.group(2))) >= 2**63:  # SQLite's integers
+            return None
+        return cls(int(match.group(1)), int(match.group(2)))
 
 
 @dataclass(frozen=True)

@@ -98,11 +98,21 @@ def test_filters_pass_only_the_events_asked_for(
 def test_a_filter_and_a_position_round_trip() -> None:
     assert Position.parse(Position(12, 1795499282551618773).text()) == Position(12, 1795499282551618773)
     assert Position.parse("12") is None and Position.parse("a.b") is None and Position.parse(None) is None
+    assert Position.parse(f"{2**63}.0") is None and Position.parse(f"0.{2**63}") is None  # beyond SQLite's integers
+    assert Position.parse(f"{2**63 - 1}.0") == Position(2**63 - 1, 0)
     wanted = EventFilter.of({"api": "tenduke", "eventSourceId": "s", "tenantId": None})
     assert wanted.as_json() == {"api": "tenduke", "eventSourceId": "s"}
     assert wanted.matches("tenduke", {"eventSourceId": "s"})
     assert not wanted.matches("tenduke", {"eventSourceId": "t"})
     assert not wanted.matches("kosmos", {"eventSourceId": "s"})
+
+
+def test_an_unusable_last_event_id_starts_from_now(client: FlaskClient, tenduke: TenDukeSigner) -> None:
+    tenduke.put({"eventSourceId": "s", "eventType": "old"})
+    for header in ("99999999999999999999.1", "1.99999999999999999999", "junk", "-1.-1"):
+        response = client.get("/__admin/stream", query_string={"maxSeconds": 0.1}, headers={"Last-Event-ID": header})
+        assert response.status_code == 200
+        assert messages(response.get_data(as_text=True)) == []
 
 
 def test_a_bad_stream_query_is_refused(client: FlaskClient) -> None:
