@@ -136,11 +136,11 @@ def stream_events() -> Response:
 
 def register_webhook() -> tuple[Response, int]:
     backend = current_backend()
+    start_delivering(backend)  # first: nothing that can fail comes after the receiver is stored
     try:
         view = backend.webhooks.register(validated().body, head(backend))
     except WebhookInvalid as exc:
         raise RequestValidationError(f"body.{exc}") from exc
-    start_delivering(backend)
     return jsonify(view), 201
 
 
