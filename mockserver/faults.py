@@ -24,7 +24,6 @@ import struct
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
 
 from mockserver.db import Database, compact_json
@@ -100,17 +99,9 @@ class Fault:
     def refusal(self) -> ApiError:
         """The error answered for a ``status`` rule."""
         error = ApiError(self.message, self.status)
-        error.code = _code(self.status or 500)
         if self.retry_after is not None:
             error.retry_after = float(self.retry_after)
         return error
-
-
-def _code(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
-    except ValueError:
-        return "error"
 
 
 def _checked(fields: dict[str, Any]) -> dict[str, Any]:

@@ -15,11 +15,11 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from mockserver.db import Database, equality_filters
 from mockserver.errors import ApiError
+from mockserver.rfc3339 import format_utc
 
 __all__ = ["FLUSH_SECONDS", "Journal", "JournalEntry"]
 
@@ -68,7 +68,7 @@ class JournalEntry:
 
 def _shown(row: Any) -> dict[str, Any]:
     entry = dict(row)
-    entry["time"] = datetime.fromtimestamp(entry["time"], UTC).isoformat(timespec="milliseconds")
+    entry["time"] = format_utc(entry["time"])
     return entry
 
 

@@ -9,12 +9,17 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-__all__ = ["parse"]
+__all__ = ["format_utc", "parse"]
 
 _DATE_TIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))",
     re.ASCII,
 )
+
+
+def format_utc(epoch: float) -> str:
+    """Epoch seconds as the admin API shows times: UTC, milliseconds, ``+00:00``."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
 def parse(text: str) -> datetime:

@@ -23,13 +23,13 @@ import time
 import uuid
 import weakref
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from mockserver.db import Database, compact_json
+from mockserver.rfc3339 import format_utc
 from mockserver.stream import EventFilter, Position, StreamedEvent, read_after
 
 if TYPE_CHECKING:
@@ -77,10 +77,6 @@ class WebhookInvalid(ValueError):
 def signature_of(secret: str, body: bytes) -> str:
     """The signature header's value: ``sha256=`` and the hex HMAC-SHA256 of ``body`` keyed with ``secret``."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -134,11 +130,11 @@ class WebhookStore:
                 "id": r["id"],
                 "url": r["url"],
                 **json.loads(r["filter"]),
-                "createdAt": _iso(r["created"]),
+                "createdAt": format_utc(r["created"]),
                 "delivered": r["delivered"],
                 "failed": r["failed"],
                 "failingAttempts": r["attempts"],
-                "nextAttemptAt": _iso(r["next_attempt"]) if r["attempts"] else None,
+                "nextAttemptAt": format_utc(r["next_attempt"]) if r["attempts"] else None,
                 "position": Position(r["kosmos_after"], r["tenduke_after"]).text(),
             }
             for r in rows
@@ -174,8 +170,8 @@ class WebhookStore:
             "SELECT * FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT ?", (hook_id, limit)
         )
         return [
-            {"time": _iso(r["time"]), "event": json.loads(r["event"]), "attempt": r["attempt"], "status": r["status"],
-             "error": r["error"], "outcome": r["outcome"]}
+            {"time": format_utc(r["time"]), "event": json.loads(r["event"]), "attempt": r["attempt"],
+             "status": r["status"], "error": r["error"], "outcome": r["outcome"]}
             for r in reversed(rows)
         ]  # fmt: skip
 
@@ -248,7 +244,7 @@ class WebhookStore:
 
 def _post(http: httpx.Client, hook: Receiver, event: StreamedEvent, attempt: int) -> tuple[int | None, str | None]:
     """POST one event to a receiver: its status, or None and why nothing came back."""
-    body = json.dumps(event.message(), ensure_ascii=True, separators=(",", ":")).encode()
+    body = compact_json(event.message()).encode()
     headers = {
         "Content-Type": "application/json",
         SIGNATURE_HEADER: signature_of(hook.secret, body),

@@ -8,7 +8,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from eventclient import jws
 from eventclient.exceptions import CryptoError
 from mockserver.db import Database, compact_json, equality_filters
+from mockserver.rfc3339 import format_utc
 
 __all__ = ["ClientKey", "FeedKey", "TenDukeStore"]
 
@@ -148,7 +148,7 @@ class TenDukeStore:
             public_key_pem=public_key_pem.strip() + "\n",
             thumbprint=jws.thumbprint(key),
             bits=key.key_size,
-            created_at=datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="milliseconds"),
+            created_at=format_utc(self.clock()),
         )
         with self.db.transaction() as tx:
             if tx.execute("SELECT 1 FROM tenduke_clients WHERE thumbprint = ?", (record.thumbprint,)).fetchone():
