@@ -12,6 +12,21 @@ from flask.testing import FlaskClient
 
 from eventclient import kosmos_crypto
 from mockserver import create_app
+from tests.servers import start_server, stop_server
+
+SERVER_MODES = {"one process": [], "2 workers": ["--workers", "2"]}
+"""The two ways ``eventdouble serve`` serves, for tests where the server mode matters."""
+
+
+@pytest.fixture(scope="module", params=list(SERVER_MODES))
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``eventdouble serve`` on a fresh database, once per module and server mode: its base URL."""
+    db = tmp_path_factory.mktemp("served") / "mock.sqlite"
+    process, url, _ = start_server("--db", str(db), *SERVER_MODES[request.param])
+    try:
+        yield url
+    finally:
+        stop_server(process)
 
 
 class Clock:

@@ -193,18 +193,6 @@ def test_mock_server_adds_a_rule_for_a_block() -> None:
 
 # --- served: both server modes ---------------------------------------------------------------------
 
-MODES = {"one process": [], "2 workers": ["--workers", "2"]}
-
-
-@pytest.fixture(scope="module", params=list(MODES))
-def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    db = tmp_path_factory.mktemp("faults") / "mock.sqlite"
-    process, url, _ = start_server("--db", str(db), *MODES[request.param])
-    try:
-        yield url
-    finally:
-        stop_server(process)
-
 
 @pytest.fixture
 def rule_of(served: str) -> Iterator[Any]:

@@ -7,26 +7,17 @@ import http.client
 import json
 import socket
 import time
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from tests.servers import start_server, stop_server
 
-MODES = {"one process": [], "2 workers": ["--workers", "2"]}
-
-
-@pytest.fixture(scope="module", params=list(MODES))
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    db = tmp_path_factory.mktemp("serve") / "mock.sqlite"
-    process, url, _ = start_server("--db", str(db), *MODES[request.param])
-    parts = urlsplit(url)
-    try:
-        yield str(parts.hostname), int(parts.port or 80)
-    finally:
-        stop_server(process)
+@pytest.fixture(scope="module")
+def server(served: str) -> tuple[str, int]:
+    """The served mock's address, in each server mode."""
+    parts = urlsplit(served)
+    return str(parts.hostname), int(parts.port or 80)
 
 
 def raw(address: tuple[str, int], data: bytes) -> tuple[int, http.client.HTTPMessage, bytes]:

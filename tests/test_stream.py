@@ -19,7 +19,6 @@ from eventclient import KosmosClient, TenDukeClient
 from mockserver.inprocess import MockServer
 from mockserver.stream import EventFilter, Position
 from tests.conftest import KosmosSigner, TenDukeSigner, rsa_pair
-from tests.servers import start_server, stop_server
 
 
 def messages(body: str) -> list[tuple[str, dict[str, Any]]]:
@@ -155,18 +154,6 @@ def test_wait_for_event_times_out_with_a_clear_message(srv: MockServer) -> None:
 
 
 # --- served: both server modes ---------------------------------------------------------------------
-
-MODES = {"one process": [], "2 workers": ["--workers", "2"]}
-
-
-@pytest.fixture(scope="module", params=list(MODES))
-def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    db = tmp_path_factory.mktemp("stream") / "mock.sqlite"
-    process, url, _ = start_server("--db", str(db), *MODES[request.param])
-    try:
-        yield url
-    finally:
-        stop_server(process)
 
 
 class Listener:

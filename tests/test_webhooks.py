@@ -23,7 +23,6 @@ from mockserver.inprocess import MockServer
 from mockserver.stream import Position, StreamedEvent
 from mockserver.webhooks import RETRY_DELAYS, WebhookStore
 from tests.conftest import rsa_pair
-from tests.servers import start_server, stop_server
 
 SECRET = "receiver-secret"
 
@@ -216,18 +215,6 @@ def test_a_receiver_that_hangs_or_is_down_does_not_slow_ingestion(mock: MockServ
 
 
 # --- served: both server modes ---------------------------------------------------------------------
-
-MODES = {"one process": [], "2 workers": ["--workers", "2"]}
-
-
-@pytest.fixture(scope="module", params=list(MODES))
-def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    db = tmp_path_factory.mktemp("hooks") / "mock.sqlite"
-    process, url, _ = start_server("--db", str(db), *MODES[request.param])
-    try:
-        yield url
-    finally:
-        stop_server(process)
 
 
 def test_served_every_event_reaches_the_receiver_once_signed_and_a_dead_one_slows_nothing(served: str) -> None:
