@@ -197,3 +197,21 @@ def test_the_kit_provisions_a_mock_that_has_a_token(tmp_path: Path) -> None:
         assert target.kosmos is not None and set(target.kosmos.licenses) >= {"system", "community", "disabled"}
     finally:
         stop_server(process)
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/__admin/faults", {"path": "^/put$", "status": 503}),
+        ("/__admin/webhooks", {"url": "http://127.0.0.1:9/hook", "secret": "s"}),
+    ],
+)
+def test_fault_rules_and_webhooks_need_the_token(guarded: FlaskClient, path: str, body: dict[str, Any]) -> None:
+    """Issue 14's admin writes are guarded like the rest: refused and nothing kept, then accepted."""
+    token = {"Authorization": "Bearer s3cret-token"}
+    assert_admin_refusal(guarded.post(path, json=body, headers={"Authorization": "Bearer wrong"}), 401)
+    assert_admin_refusal(guarded.post(path, json=body, headers={**token, "Origin": "http://evil.example"}), 403)
+    assert guarded.get(path, headers=token).json == []
+    assert_admin_refusal(guarded.get("/__admin/stream?maxSeconds=0"), 401)
+    assert guarded.post(path, json=body, headers=token).status_code == 201
+    assert len(guarded.get(path, headers=token).json) == 1
