@@ -481,7 +481,7 @@ def main() -> int:
         "--workers",
         type=int,
         default=1,
-        help="gunicorn workers, mock and bare Flask alike (default: one, for the one server core)",
+        help="worker processes, mock and bare Flask alike (default: one, for the one server core)",
     )
     parser.add_argument("--events", type=int, default=1_000_000, help="events stored before the /get and query runs")
     parser.add_argument(
@@ -557,12 +557,12 @@ def main() -> int:
             for name, make, connections in reads:
                 rows[name] = Row(name, measure(wrk, base, make, args, f"mock {name}", server.pid, connections))
             notes.append(
-                f"- Server memory (PSS of the gunicorn master and its {args.workers} workers): peak "
+                f"- Server memory (PSS of the supervisor and its {args.workers} worker processes): peak "
                 f"{before:.0f} MB before the stored events, {memory.peak_mb:.0f} MB over the whole run."
             )
 
-        flask_serve = [str(bin_dir / "gunicorn"), "--workers", str(args.workers), "--worker-class", "gevent",
-                       "--bind", f"127.0.0.1:{port}", "--chdir", str(BENCH), "bare_flask:app"]  # fmt: skip
+        flask_serve = ["env", f"PYTHONPATH={BENCH}:{ROOT}", sys.executable, str(BENCH / "bare_flask.py"), str(port),
+                       str(args.workers)]  # fmt: skip
         with running(pinned(flask_serve), f"{base}/") as flask:
             for name, make in simple:
                 rows[name].flask = measure(wrk, base, make, args, f"bare Flask {name}", flask.pid)
@@ -583,7 +583,8 @@ def main() -> int:
     notes.append(f"- Unexpected non-2xx answers from the mock: {', '.join(non_2xx) or 'none'}.")
     notes.append(
         f"- wrk -t1 -c{args.connections} -d{args.duration}s on core {LOAD_CORE}; each server on core {SERVER_CORE} "
-        f"(gunicorn, {args.workers} gevent workers, for the mock and bare Flask alike; Prism 5 is one Node process); "
+        f"(`serve --workers {args.workers}`: uvicorn, the app on its event loop, for the mock and bare Flask alike; "
+        "Prism 5 is one Node process); "
         f"median of {args.repeats} runs. CPU/req is the server's user + system CPU time (all its processes, from "
         "/proc) over the requests wrk completed. Prism only serves the 1Kosmos spec, so it has no 10Duke figures."
     )

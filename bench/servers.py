@@ -5,14 +5,14 @@
 For each candidate: GET /events/healthz and the signed 1Kosmos PUT (req/s and server CPU per
 request, as bench/run.py measures them), then whether it still answers /events/healthz within a
 second while 100 connections drip their request bodies a byte at a time (a slow client must not
-hold the server). granian is installed with pip if missing: it is a candidate, not a dependency.
+hold the server). granian, gunicorn and gevent are installed with pip if missing: candidates, not dependencies.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -36,8 +36,11 @@ def candidates(port: int, database: str, workers: int) -> dict[str, list[str]]:
     bin_dir = Path(sys.executable).parent
     factory = "mockserver:create_app"
     return {
-        f"eventdouble serve --workers {workers} (gunicorn, gevent workers: the one shipped)": [
+        f"eventdouble serve --workers {workers} (uvicorn, the app in a greenlet on each event loop: shipped)": [
             str(bin_dir / "eventdouble"), "serve", "--port", str(port), "--db", database, "--workers", str(workers)],
+        f"gunicorn, {workers} gevent workers (shipped before)": [
+            str(bin_dir / "gunicorn"), "--workers", str(workers), "--worker-class", "gevent", "--keep-alive", "5",
+            "--bind", f"127.0.0.1:{port}", f"{factory}()"],
         f"granian, WSGI, {workers} workers x 1 blocking thread": [
             str(bin_dir / "granian"), "--interface", "wsgi", "--factory", "--port", str(port), "--workers",
             str(workers), "--blocking-threads", "1", "--no-log", factory],
@@ -83,14 +86,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=1, help="runs per scenario; the median is reported")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes of each candidate")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes of each (default: %(default)s)")
     args = parser.parse_args()
     args.connections = 8
     os.sched_setaffinity(0, {bench.LOAD_CORE})
     wrk = bench.ensure_wrk()
-    if shutil.which("granian", path=str(Path(sys.executable).parent)) is None:
-        print("installing granian (a candidate only) with pip", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "granian"], check=True)
+    for candidate in ("granian", "gunicorn", "gevent"):
+        if importlib.util.find_spec(candidate) is None:
+            print(f"installing {candidate} (a candidate only) with pip", file=sys.stderr)
+            subprocess.run([sys.executable, "-m", "pip", "install", "-q", candidate], check=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         database = f"{tmp}/servers.sqlite"

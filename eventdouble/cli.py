@@ -155,7 +155,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     host = f"[{args.host.strip('[]')}]" if ":" in args.host else args.host  # an IPv6 address, as a URL writes it
     base = f"http://{host}:{sock.getsockname()[1]}"
-    mode = "one process" if args.workers is None else f"{args.workers} gunicorn worker(s)"
+    mode = "one process" if args.workers is None else f"{args.workers} worker process(es)"
     print(f"eventdouble mock serving on {base} (database: {database}; {mode})")
     print(f"  1Kosmos Events API   {base}/events   (service public key {public_key})")
     print(f"  1Kosmos event query  {base}/reports")
@@ -171,7 +171,7 @@ def _serve(args: argparse.Namespace) -> int:
         serve_threaded(app, sock, args.access_log)
     else:
         backend_of(app).close()  # each worker opens its own; a connection must not cross a fork
-        serve_workers(config, sock, args.workers, int(app.config["MAX_HEADER_LENGTH"]), args.access_log)
+        serve_workers(config, sock, args.workers, args.access_log)
     print("eventdouble: stopped", flush=True)
     return 0
 
@@ -283,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=positive_int,
         default=None,
-        help="serve with N worker processes under gunicorn (gevent: each serves many connections at once), "
+        help="serve with N worker processes (uvicorn: each serves many connections at once on an event loop), "
         "sharing the database file; for load tests, one per core (without it: one threaded process, for "
         "notebooks and quick use)",
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -25,6 +24,7 @@ from mockserver.limits import bound_streamed_body, check_headers
 from mockserver.settings import load_settings
 from mockserver.spec import SPEC_DIR
 from mockserver.tenduke import routes as tenduke_routes
+from mockserver.waits import pause
 
 __all__ = ["api_of", "create_app"]
 
@@ -91,7 +91,7 @@ def _apply_fault(request: Request, app: Flask) -> Response | None:
         return None
     g.fault_id = fault.rule_id
     if fault.delay_seconds:
-        time.sleep(fault.delay_seconds)  # gevent's sleep in workers: other connections go on
+        pause(fault.delay_seconds)  # the other connections go on meanwhile
     if fault.reset:
         if not drop_connection(request.environ):
             raise ApiError(f"{fault.message}; this server has no connection to drop, so it answers instead", 503)

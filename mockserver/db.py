@@ -199,10 +199,11 @@ class Database:
                 raise
 
     def _begin(self) -> None:
-        """Take the write lock; while another process holds it, wait with ``time.sleep``.
+        """Take the write lock; while another process holds it, wait in short sleeps, up to the lock wait.
 
-        SQLite's own busy handler sleeps inside C, which would stop every connection a gevent
-        worker serves; ``time.sleep`` lets the others run (and is a plain sleep elsewhere).
+        The wait holds this connection's lock, so it cannot give the event loop to another
+        request (:func:`mockserver.waits.pause`): that request would run on the same thread and
+        enter the same lock. Another process holds the write lock for one short transaction.
         """
         deadline = time.monotonic() + WRITE_LOCK_WAIT_SECONDS
         pause = 0.001

@@ -13,7 +13,10 @@ from typing import Any
 
 from mockserver.kosmos import errors as kosmos_errors
 
-__all__ = ["api_of", "error_body", "error_json"]
+__all__ = ["api_of", "error_body", "error_json", "raw_refusal"]
+
+MAX_MESSAGE = 300
+"""Characters of a server's own refusal message that are sent back."""
 
 
 def api_of(path: str | None) -> str | None:
@@ -50,3 +53,13 @@ def error_body(path: str | None, status: int, message: str, code: str | None = N
 def error_json(path: str | None, status: int, message: str) -> bytes:
     """:func:`error_body` as UTF-8 JSON bytes."""
     return json.dumps(error_body(path, status, message)).encode()
+
+
+def raw_refusal(path: str | None, status: int, reason: str, message: str) -> bytes:
+    """A whole HTTP/1.1 answer refusing a request in the API's JSON format; the connection is closed after it."""
+    body = error_json(path, status, message[:MAX_MESSAGE] or reason)
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("latin-1") + body

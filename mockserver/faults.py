@@ -219,10 +219,14 @@ def drop_connection(environ: Mapping[str, Any]) -> bool:
 
     Both servers find the socket shut when they write the answer, and drop it quietly.
     """
-    sock = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
+    transport = environ.get("eventdouble.transport")  # the workers' event loop (mockserver.loop_server)
+    sock = environ.get("werkzeug.socket") or (transport.get_extra_info("socket") if transport else None)
     if sock is None:
         return False
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.shutdown(socket.SHUT_RDWR)
+        if transport is None:
+            sock.shutdown(socket.SHUT_RDWR)
+    if transport is not None:
+        transport.abort()
     return True

@@ -1,4 +1,4 @@
-"""One log format for the mock, its single-process server and gunicorn: time, level, logger, message.
+"""One log format for the mock, its single-process server and its workers: time, level, logger, message.
 
 Nothing is coloured, so logs read the same in a terminal, a file or a CI log.
 """
@@ -9,7 +9,7 @@ import logging
 import sys
 from typing import Any
 
-__all__ = ["ACCESS_LOGGER", "DATE_FORMAT", "LOG_FORMAT", "configure_logging", "gunicorn_logconfig"]
+__all__ = ["ACCESS_LOGGER", "DATE_FORMAT", "LOG_FORMAT", "configure_logging", "loop_logconfig"]
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
@@ -39,8 +39,8 @@ def configure_logging(level: int = logging.INFO) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its request lines are ours (access log)
 
 
-def gunicorn_logconfig(access_log: bool) -> dict[str, Any]:
-    """Gunicorn's ``logconfig_dict``: the same format for its master, its workers and the app in them."""
+def loop_logconfig(access_log: bool) -> dict[str, Any]:
+    """The ``log_config`` of uvicorn: the same format for its supervisor, its workers and the app in them."""
     quiet = {"level": "WARNING", "handlers": ["stderr"], "propagate": False}
     return {
         "version": 1,
@@ -50,8 +50,9 @@ def gunicorn_logconfig(access_log: bool) -> dict[str, Any]:
             "stderr": {"class": "logging.StreamHandler", "formatter": "eventdouble", "stream": "ext://sys.stderr"}
         },
         "loggers": {
-            "gunicorn.error": quiet,
-            "gunicorn.access": {**quiet, "level": "INFO" if access_log else "WARNING"},
+            "uvicorn": quiet,
+            "uvicorn.error": quiet,
+            ACCESS_LOGGER: {"level": "INFO" if access_log else "WARNING", "handlers": ["stderr"], "propagate": False},
         },
         "root": {"level": "INFO", "handlers": ["stderr"]},
     }

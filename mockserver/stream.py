@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mockserver.waits import pause
+
 if TYPE_CHECKING:
     from mockserver.backend import Backend
 
@@ -130,7 +132,7 @@ def follow(
             position = batch[-1].position
         yield batch
         if not batch:
-            time.sleep(poll)  # gevent's sleep in workers: other connections go on
+            pause(poll)  # the other connections go on meanwhile
 
 
 def sse_stream(

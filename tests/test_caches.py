@@ -19,7 +19,7 @@ from tests.conftest import Clock, KosmosSigner, TenDukeSigner, rsa_pair
 
 @pytest.fixture
 def workers(tmp_path: Path, clock: Clock) -> tuple[Flask, Flask]:
-    """Two apps on one database file, as two gunicorn workers are."""
+    """Two apps on one database file, as two worker processes are."""
     config = {"DATABASE": str(tmp_path / "shared.sqlite"), "CLOCK": clock, "TESTING": True}
     return create_app(config), create_app(config)
 

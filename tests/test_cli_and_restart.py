@@ -272,11 +272,11 @@ def test_bad_rate_limit_is_refused_by_the_parser(capsys: pytest.CaptureFixture[s
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_gunicorn_workers_serve_and_keep_connections(tmp_path: Path, workers: str) -> None:
-    """Any --workers, 1 included (one per core), is gunicorn; without it, one threaded process."""
+def test_worker_processes_serve_and_keep_connections(tmp_path: Path, workers: str) -> None:
+    """Any --workers, 1 included (one per core), is worker processes; without it, one threaded process."""
     with serving("--db", str(tmp_path / "t.sqlite"), "--workers", workers) as (base, banner):
-        assert f"{workers} gunicorn worker(s)" in banner
-        with httpx.Client() as http:  # one connection, kept alive by the gevent workers
+        assert f"{workers} worker process(es)" in banner
+        with httpx.Client() as http:  # one connection, kept alive by the workers
             answers = [http.get(f"{base}/events/healthz") for _ in range(5)]
         assert {a.status_code for a in answers} == {200}
         assert {a.headers.get("connection", "keep-alive").lower() for a in answers} == {"keep-alive"}
@@ -284,7 +284,7 @@ def test_gunicorn_workers_serve_and_keep_connections(tmp_path: Path, workers: st
 
 def test_without_workers_one_threaded_process_serves(tmp_path: Path) -> None:
     with serving("--db", str(tmp_path / "t.sqlite")) as (base, banner):
-        assert "one process" in banner and "gunicorn" not in banner
+        assert "one process" in banner and "worker process" not in banner
         assert httpx.get(f"{base}/events/healthz").status_code == 200
 
 

@@ -123,7 +123,7 @@ class TestRateLimit:
 
 
 def test_rate_limit_is_shared_by_processes_on_one_database(tmp_path: Path, clock: Clock) -> None:
-    """Two apps on one file stand for two gunicorn workers: they count together."""
+    """Two apps on one file stand for two worker processes: they count together."""
     config = {"DATABASE": str(tmp_path / "shared.sqlite"), "CLOCK": clock, "RATE_LIMIT": 3, "RATE_LIMIT_WINDOW": 60}
     workers = [create_app(config).test_client(), create_app(config).test_client()]
     license_key = workers[0].post("/__admin/licenses", json={"authLevel": "system"}).json["licenseKey"]

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.conftest import SERVER_MODES
+
 
 @pytest.fixture(scope="module")
 def server(served: str) -> tuple[str, int]:
@@ -196,3 +198,44 @@ def test_the_docs_and_the_index_are_served_by_the_mock(server: tuple[str, int]) 
     assert httpx.get(f"{base}/docs/assets/../../etc/passwd").status_code == 404
     assert httpx.get(f"{base}/", headers={"Accept": "application/json"}).json()["links"]["docs"] == "/docs"
     assert "/__admin/ui" in httpx.get(f"{base}/", headers={"Accept": "text/html"}).text
+
+
+# --- issue 13: the workers run the app on an event loop; its waits must not hold the other connections --
+
+
+def test_a_delayed_answer_does_not_hold_up_the_other_connections(server: tuple[str, int]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    base = f"http://{server[0]}:{server[1]}"
+    rule = httpx.post(f"{base}/__admin/faults", json={"path": "^/events/publickeys$", "delayMs": 1500}).json()
+
+    def slow_get() -> tuple[int, float]:
+        started = time.perf_counter()
+        status = httpx.get(f"{base}/events/publickeys", timeout=10).status_code
+        return status, time.perf_counter() - started
+
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            slow = [pool.submit(slow_get) for _ in range(3)]
+            time.sleep(0.3)
+            assert max(healthz_seconds(server) for _ in range(3)) < 0.5
+            assert [(status, seconds >= 1.4) for status, seconds in (f.result() for f in slow)] == [(200, True)] * 3
+    finally:
+        httpx.delete(f"{base}/__admin/faults/{rule['id']}")
+
+
+def test_a_request_head_over_the_read_limit_is_431_json(server: tuple[str, int]) -> None:
+    """One header of 200 KB: more than any server reads before refusing (the app refuses from 8 KiB)."""
+    answer = raw(server, b"GET /get/feed HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n")
+    assert_json_refusal(*answer, 431)
+
+
+def test_a_connection_silent_from_the_start_is_closed_by_the_workers(
+    server: tuple[str, int], request: pytest.FixtureRequest
+) -> None:
+    if not SERVER_MODES[request.node.callspec.params["served"]]:
+        pytest.skip("the threaded server keeps a silent connection on a thread of its own")
+    with socket.create_connection(server, timeout=10) as sock:
+        started = time.perf_counter()
+        assert sock.recv(1) == b""  # closed by the server, not timed out by the client
+        assert 4 <= time.perf_counter() - started < 9

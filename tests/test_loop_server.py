@@ -1,0 +1,139 @@
+"""The workers' bridge (mockserver/loop_server.py) at the ASGI level: a WSGI app on an event loop,
+each request in a greenlet, its waits (mockserver.waits.pause) giving the loop to the others."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask, Response, request
+
+from mockserver.loop_server import WsgiOnLoop
+from mockserver.waits import pause
+
+closed: list[str] = []
+
+
+def create_test_app(config: dict[str, Any]) -> Flask:
+    """A small app with a slow answer, a streamed one, and one echoing the body it was given."""
+    app = Flask("bridge")
+    app.config["MAX_CONTENT_LENGTH"] = 100
+
+    @app.get("/slow")
+    def slow() -> str:
+        pause(0.5)
+        return "slow"
+
+    @app.get("/fast")
+    def fast() -> str:
+        return "fast"
+
+    @app.get("/stream")
+    def stream() -> Response:
+        def chunks() -> Iterator[str]:
+            try:
+                for n in range(3):
+                    yield f"chunk {n}\n"
+                    pause(0.05)
+            finally:
+                closed.append("stream")
+
+        return Response(chunks(), mimetype="text/plain")
+
+    @app.post("/echo")
+    def echo() -> str:
+        return f"{request.content_length}:{request.get_data(as_text=True)}"
+
+    return app
+
+
+def scope_of(method: str, path: str, headers: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
+    return {
+        "type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
+        "http_version": "1.1", "headers": headers or [], "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 1),
+    }  # fmt: skip
+
+
+async def call(
+    bridge: WsgiOnLoop, scope: dict[str, Any], bodies: list[bytes] | None = None, leave_after: float | None = None
+) -> list[dict[str, Any]]:
+    """Run one request through the bridge; what it sent. The client leaves after ``leave_after`` s."""
+    bodies = bodies or [b""]
+    pending = [{"type": "http.request", "body": b, "more_body": i < len(bodies) - 1} for i, b in enumerate(bodies)]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if pending:
+            return pending.pop(0)
+        await asyncio.sleep(leave_after if leave_after is not None else 3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await bridge(scope, receive, send)
+    return sent
+
+
+@pytest.fixture
+def bridge() -> WsgiOnLoop:
+    loop_app = WsgiOnLoop({}, factory=f"{__name__}:create_test_app")
+    loop_app._load()
+    return loop_app
+
+
+def body_of(sent: list[dict[str, Any]]) -> bytes:
+    return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+def test_a_paused_request_lets_another_finish_first(bridge: WsgiOnLoop) -> None:
+    finished: list[str] = []
+
+    async def both() -> None:
+        async def one(path: str) -> None:
+            sent = await call(bridge, scope_of("GET", path))
+            finished.append(body_of(sent).decode())
+
+        await asyncio.gather(one("/slow"), one("/fast"))
+
+    started = time.perf_counter()
+    asyncio.run(both())
+    assert finished == ["fast", "slow"]
+    assert 0.45 <= time.perf_counter() - started < 2
+
+
+def test_a_streamed_answer_is_sent_as_it_comes(bridge: WsgiOnLoop) -> None:
+    sent = asyncio.run(call(bridge, scope_of("GET", "/stream")))
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
+    parts = [m for m in sent if m["type"] == "http.response.body"]
+    assert len(parts) >= 3 and all(m.get("more_body") for m in parts[:-1])
+    assert body_of(sent) == b"chunk 0\nchunk 1\nchunk 2\n"
+
+
+def test_a_client_that_leaves_a_stream_closes_it_and_gets_nothing_more(bridge: WsgiOnLoop) -> None:
+    closed.clear()
+    sent = asyncio.run(call(bridge, scope_of("GET", "/stream"), leave_after=0.01))
+    assert closed == ["stream"]
+    assert body_of(sent) == b"chunk 0\n"
+    assert not any(m["type"] == "http.response.body" and not m.get("more_body") for m in sent)
+
+
+def test_a_body_in_parts_reaches_the_app_whole(bridge: WsgiOnLoop) -> None:
+    sent = asyncio.run(call(bridge, scope_of("POST", "/echo"), [b"ab", b"cd", b"e"]))
+    assert body_of(sent) == b"5:abcde"
+
+
+def test_a_body_declared_over_the_limit_is_refused_unread(bridge: WsgiOnLoop) -> None:
+    headers = [(b"content-length", b"1000")]
+    sent = asyncio.run(call(bridge, scope_of("POST", "/echo", headers), [b"x" * 10]))
+    assert sent[0]["status"] == 413
+
+
+def test_a_chunked_body_is_read_only_until_it_is_over_the_limit(bridge: WsgiOnLoop) -> None:
+    headers = [(b"transfer-encoding", b"chunked")]
+    parts = [b"x" * 60] * 1000
+    sent = asyncio.run(call(bridge, scope_of("POST", "/echo", headers), parts))
+    assert sent[0]["status"] == 413
