@@ -21,7 +21,7 @@ def bound_streamed_body(request: Request, config: Config) -> None:
     broken JSON). The body read here replaces the stream, with its length, for everything after.
     """
     environ = request.environ
-    if request.content_length is not None or "wsgi.input_terminated" not in environ:
+    if "wsgi.input_terminated" not in environ or request.content_length is not None:
         return
     limit = int(config["MAX_CONTENT_LENGTH"])
     data = environ["wsgi.input"].read(limit + 1)

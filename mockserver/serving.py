@@ -114,6 +114,7 @@ def serve_workers(
         log_config=loop_logconfig(access_log),
         timeout_keep_alive=KEEPALIVE_SECONDS,
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        proxy_headers=False,  # the mock reports the address it was called from, as the threaded server does
         server_header=False,
         date_header=True,
     )

@@ -699,3 +699,11 @@ def test_a_page_beyond_the_last_is_empty_with_the_right_total(
     assert (answer["page"]["total"], len(answer["data"])) == (3, 1)
     answer = signer.query(license_key, pSize=2, pIndex=2).json
     assert (answer["page"]["total"], answer["data"]) == (3, [])
+
+
+@pytest.mark.parametrize(
+    ("epoch", "text"),
+    [(0, "1970-01-01 00:00:00.000"), (1.0005, "1970-01-01 00:00:01.000"), (1795508239.0761, "2026-11-24 08:17:19.076")],
+)
+def test_the_vendor_time_format_has_milliseconds_truncated(epoch: float, text: str) -> None:
+    assert format_time(epoch) == text

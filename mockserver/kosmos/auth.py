@@ -110,13 +110,17 @@ def canonical_uuid(text: str) -> str:
     return str(uuid.UUID(text))
 
 
+_echo_json = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
+"""``json.dumps(value, ensure_ascii=True, separators=(",", ":"))`` without building an encoder per call."""
+
+
 def echo_text(request_id: dict[str, Any]) -> str:
     """The request id as it is echoed in the ``requestid`` response header: compact ASCII JSON.
 
     Whatever the caller sent (pretty-printed JSON, CR or LF, raw UTF-8, lone surrogates), this is
     always a valid header value, so the answer can be sent once the request is committed.
     """
-    return json.dumps(request_id, ensure_ascii=True, separators=(",", ":"))
+    return _echo_json(request_id)
 
 
 def valid_license(store: KosmosStore, license_key: str, now: float, seen: dict[str, str] | None = None) -> License:
@@ -164,15 +168,16 @@ def verify_caller(
         if seen is not None:
             seen["request_id"] = text[:500]
         raise
+    echoed = echo_text(request_id)
     if seen is not None:
-        seen["request_id"] = echo_text(request_id)
+        seen["request_id"] = echoed
     record = valid_license(store, license_key, now, seen)
     ticket = None
     if replay_protection:
         ticket = RequestTicket(canonical_uuid(request_id["uuid"]), float(request_id["ts"]) + window, replay_memory)
         if store.request_id_seen(ticket.request_uuid, replay_memory):
             raise ReplayedRequestId(f"requestid: uuid {request_id['uuid']} was already used")
-    return Caller(key, record, request_id, echo_text(request_id), ticket)
+    return Caller(key, record, request_id, echoed, ticket)
 
 
 def commit_request(store: KosmosStore, caller: Caller, write: Write | None = None) -> None:
