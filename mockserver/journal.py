@@ -10,13 +10,11 @@ into an error, and a killed process loses at most its last ``FLUSH_SECONDS`` of 
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import time
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
+from mockserver.background import ProcessLoop
 from mockserver.db import Database, equality_filters
 from mockserver.errors import ApiError
 from mockserver.rfc3339 import format_utc
@@ -124,34 +122,13 @@ class Journal:
             tx.execute("DELETE FROM journal_entries")
 
 
-class _Writer:
-    """The one thread of this process that writes every live journal's pending entries.
+class _Writer(ProcessLoop["Journal"]):
+    """The one thread of this process that writes every live journal's pending entries."""
 
-    Journals are held weakly: an app that is gone stops being written for. The thread starts with
-    the first journal of the process (after a fork, in each worker, on its first app).
-    """
-
-    def __init__(self) -> None:
-        self._journals: weakref.WeakSet[Journal] = weakref.WeakSet()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-
-    def watch(self, journal: Journal) -> None:
-        with self._lock:
-            self._journals.add(journal)
-            if self._thread is None or self._pid != os.getpid():
-                self._pid = os.getpid()
-                self._thread = threading.Thread(target=self._run, name="eventdouble-journal", daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(FLUSH_SECONDS)
-            with self._lock:
-                journals = list(self._journals)
-            for journal in journals:
-                journal.flush()
+    def step(self, items: list[Journal]) -> None:
+        """Write each journal's pending entries."""
+        for journal in items:
+            journal.flush()
 
 
-_WRITER = _Writer()
+_WRITER = _Writer("eventdouble-journal", FLUSH_SECONDS)

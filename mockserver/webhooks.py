@@ -18,16 +18,15 @@ import hmac
 import json
 import logging
 import os
-import threading
 import time
 import uuid
-import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from mockserver.background import ProcessLoop
 from mockserver.db import Database, compact_json
 from mockserver.rfc3339 import format_utc
 from mockserver.stream import EventFilter, Position, StreamedEvent, read_after
@@ -287,38 +286,28 @@ def deliver_due(backend: Backend, holder: str, http: httpx.Client) -> None:
                 store.move_on(hook, passed)
 
 
-class _Deliverer:
+class _Deliverer(ProcessLoop["Backend"]):
     """The one thread of this process that delivers for every backend with receivers.
 
-    Backends are held weakly; one is watched once it has (or had at start) a receiver, so mocks
-    without webhooks cost nothing. The thread starts with the first such backend of the process
-    (after a fork, in each worker).
+    A backend is watched once it has (or had at start) a receiver, so mocks without webhooks
+    cost nothing. Each process takes the delivery lease under its own holder id.
     """
 
-    def __init__(self) -> None:
-        self._backends: weakref.WeakSet[Backend] = weakref.WeakSet()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-        self._last_error = ""
-        self.holder = ""
+    holder = ""
+    _last_error = ""
 
-    def watch(self, backend: Backend) -> None:
-        with self._lock:
-            self._backends.add(backend)
-            if self._thread is None or self._pid != os.getpid():
-                self._pid = os.getpid()
-                self.holder = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-                self._thread = threading.Thread(target=self._run, name="eventdouble-webhooks", daemon=True)
-                self._thread.start()
+    def starting(self) -> None:
+        """A holder id of this process, for the lease."""
+        self.holder = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Every poll, deliver what is due, with one HTTP client for the thread's life."""
         with httpx.Client(timeout=TIMEOUT_SECONDS, trust_env=False) as http:
             while True:
-                time.sleep(POLL_SECONDS)
-                with self._lock:
-                    backends = [b for b in self._backends if not b.closed]
-                for backend in backends:
+                time.sleep(self.interval)
+                for backend in self.watched():
+                    if backend.closed:
+                        continue
                     try:
                         deliver_due(backend, self.holder, http)
                     except Exception as exc:  # noqa: BLE001 - a closed or busy database: try again at the next poll
@@ -327,7 +316,7 @@ class _Deliverer:
                         self._last_error = str(exc)
 
 
-_DELIVERER = _Deliverer()
+_DELIVERER = _Deliverer("eventdouble-webhooks", POLL_SECONDS)
 
 
 def start_delivering(backend: Backend) -> None:
