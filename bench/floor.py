@@ -1,0 +1,130 @@
+"""How fast the signed 1Kosmos PUT could be: its necessary work alone, against the mock and Prism.
+
+    .venv/bin/python bench/floor.py            # about two minutes; prints three lines
+
+"The floor" answers the signed PUT with only the work the rules require: the header and spec
+checks, the ECDH key (cached), three AES-GCM decryptions, the request id's replay check, one
+SQLite transaction and the journal entry. No framework, no fault rules, no CORS, no rate limit,
+no error mapping (every request here is valid): a raw ASGI function under uvicorn, the server the
+mock ships, on the same pinned core as the mock and Prism, with wrk on the other core, as
+bench/run.py measures them. It is an experiment, not a server: it shows what is left for the
+framework and the server layer to cost before the mock matches Prism.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+sys.path.insert(0, str(BENCH))
+
+import run as bench  # noqa: E402 - bench/ is not a package
+
+from eventclient import jws  # noqa: E402
+from mockserver import create_app  # noqa: E402
+from mockserver.backend import backend_of  # noqa: E402
+from mockserver.seed import apply_seed  # noqa: E402
+
+_floor: Any = None
+
+
+def _load_floor() -> Any:
+    """The floor's handler, bound to the database named by FLOOR_DATABASE (in the server process)."""
+    from werkzeug.wrappers import Request
+
+    from mockserver.journal import JournalEntry
+    from mockserver.kosmos.auth import commit_request, verify_caller
+    from mockserver.kosmos.events import build_event, open_event_data
+    from mockserver.limits import check_headers
+    from mockserver.routing import load_spec
+
+    app = create_app({"DATABASE": os.environ["FLOOR_DATABASE"]})
+    backend, config = backend_of(app), app.config
+    spec = load_spec("kosmos-events")
+    operation = spec.operations["createEvent"]
+
+    def handle(environ: dict[str, Any]) -> list[tuple[bytes, bytes]]:
+        request = Request(environ)
+        check_headers(request, config)
+        _, _, tenant, _, community, _, name = environ["PATH_INFO"].split("/")[1:8]
+        checked = spec.validate(operation, request, {"tenantId": tenant, "communityId": community, "eventName": name})
+        seen: dict[str, str] = {}
+        caller = verify_caller(request.headers, backend.kosmos, now=backend.clock(),
+                               window=float(config["ALLOWED_TIME_SPAN"]), replay_memory=float(config["REPLAY_MEMORY"]),
+                               seen=seen)  # fmt: skip
+        data = open_event_data(checked.body["data"], caller.shared_key)
+        spec.check("/components/schemas/EventData", data, "data")
+        event = build_event(data, tenant_id=tenant, community_id=community, event_name=name,
+                            request_id=caller.request_id, now=backend.clock())  # fmt: skip
+        commit_request(backend.kosmos, caller, lambda tx: backend.kosmos.write_event(tx, event))
+        backend.journal.record(JournalEntry(time=backend.clock(), method="PUT", path=environ["PATH_INFO"], status=200,
+                                            api="kosmos", reason=None, request_id=seen.get("request_id"),
+                                            license_key_id=seen.get("license_key_id"), fault_id=None))  # fmt: skip
+        return [(b"requestid", caller.request_id_text.encode()), (b"content-length", b"0")]
+
+    return handle
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The floor as an ASGI app: PUT does the work, anything else answers 200 (for readiness)."""
+    global _floor
+    if scope["type"] != "http":
+        return
+    from mockserver.loop_server import _environ
+
+    _floor = _floor or _load_floor()
+    body, more = b"", True
+    while more:
+        message = await receive()
+        body, more = body + message.get("body", b""), message.get("more_body", False)
+    headers = _floor(_environ(scope, body)) if scope["method"] == "PUT" else [(b"content-length", b"0")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def main() -> int:
+    """Measure the signed PUT on the floor, the mock and Prism; print a line each."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per server; the median is reported")
+    args = parser.parse_args()
+    args.connections = 8
+    os.sched_setaffinity(0, {bench.LOAD_CORE})
+    wrk, prism = bench.ensure_wrk(), bench.ensure_prism()
+    bin_dir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory() as tmp:
+        database = f"{tmp}/floor.sqlite"
+        seeded = create_app({"DATABASE": database})
+        apply_seed(backend_of(seeded), {"licenses": [{"licenseKey": bench.LICENSE, "authLevel": "system"}]})
+        public_key = backend_of(seeded).kosmos.primary_key().public_key
+        creds = bench.Credentials(public_key, rsa=jws.generate_rsa_keypair(2048))
+        backend_of(seeded).close()
+        port = bench.free_port()
+        base = f"http://127.0.0.1:{port}"
+        servers = {
+            "the floor (the work alone, uvicorn, no framework)": [
+                "env", f"FLOOR_DATABASE={database}", f"PYTHONPATH={BENCH}:{BENCH.parent}", str(bin_dir / "uvicorn"),
+                "--port", str(port), "--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level",
+                "warning", "floor:app"],
+            "the mock (`serve --workers 1`)": [
+                str(bin_dir / "eventdouble"), "serve", "--port", str(port), "--db", database, "--workers", "1"],
+            "Prism": [prism, "mock", "-v", "silent", "-h", "127.0.0.1", "-p", str(port),
+                      str(BENCH.parent / "openapi" / "kosmos-events.yaml")],
+        }  # fmt: skip
+        for name, command in servers.items():
+            with bench.running(bench.pinned(command), f"{base}/events/healthz") as server:
+                puts = lambda: bench.kosmos_puts(creds, args.duration * 6000, bench.LICENSE)  # noqa: E731
+                figures = bench.measure(wrk, base, puts, args, name, server.pid)
+            print(f"{name}: {figures.rps:,.0f} req/s, {figures.cpu_us:,.0f} µs CPU/request, "
+                  f"non-2xx {figures.non_2xx}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
