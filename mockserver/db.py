@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from mockserver.errors import ApiError, StorageBusy, StorageFull, StorageUnavailable
+from mockserver.waits import pause
 
 __all__ = ["Database", "Write", "compact_json", "equality_filters", "storage_error"]
 
@@ -186,8 +187,9 @@ class Database:
 
         A full disk, a busy database or an I/O error becomes a 507 or 503 refusal
         (:func:`storage_error`), after the transaction is rolled back: nothing half-written stays.
+        Not to be entered while holding this connection's lock (its wait would hold it).
         """
-        with self._lock, _translated():
+        with _translated():
             self._begin()
             try:
                 yield self._conn
@@ -197,25 +199,33 @@ class Database:
                 if self._conn.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL)
                     self._conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._lock.release()
 
     def _begin(self) -> None:
-        """Take the write lock; while another process holds it, wait in short sleeps, up to the lock wait.
+        """Take this connection's lock, then SQLite's write lock; the caller releases the first.
 
-        The wait holds this connection's lock, so it cannot give the event loop to another
-        request (:func:`mockserver.waits.pause`): that request would run on the same thread and
-        enter the same lock. Another process holds the write lock for one short transaction.
+        While another process holds the write lock, wait in short pauses, up to the lock wait,
+        without this connection's lock: the process's other requests go on meanwhile (in a worker,
+        on its event loop: :func:`mockserver.waits.pause`). SQLite's own busy handler would wait
+        inside C, holding everything.
         """
         deadline = time.monotonic() + WRITE_LOCK_WAIT_SECONDS
-        pause = 0.001
+        wait = 0.001
         while True:
+            self._lock.acquire()
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
+                self._lock.release()
                 if storage_error(exc).__class__ is not StorageBusy or time.monotonic() > deadline:
                     raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.02)
+            except BaseException:
+                self._lock.release()
+                raise
+            pause(wait)
+            wait = min(wait * 2, 0.02)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run one read statement and return its rows."""

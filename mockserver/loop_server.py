@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import greenlet
+import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from mockserver.error_format import raw_refusal
@@ -74,12 +75,15 @@ class JsonRefusingProtocol(HttpToolsProtocol):  # type: ignore[misc] - uvicorn's
         """Start counting silence at once: a connection that never sends is closed like an idle one."""
         super().connection_made(transport)
         self._head_bytes = 0
+        self._head_start = b""
         self._idle_timer()
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser; refuse a head over the limit; while waiting for a head, count silence anew."""
         waiting = self.cycle is None or self.cycle.response_complete
         if waiting:
+            if not self._head_bytes:
+                self._head_start = data[: MAX_REQUEST_LINE + 16]  # to name the path if the parser refuses
             self._head_bytes += len(data)
         super().data_received(data)
         if self.transport.is_closing():
@@ -124,11 +128,16 @@ class JsonRefusingProtocol(HttpToolsProtocol):  # type: ignore[misc] - uvicorn's
 
     def send_400_response(self, msg: str) -> None:
         """What httptools refused (or a limit above): answered in the API's JSON format, then closed."""
-        self._refuse(self.refusal or _Refused(400, "Bad Request", "the request is not valid HTTP/1.1"))
+        parser_error = sys.exc_info()[1]  # called inside uvicorn's handler of httptools' error: say what it was
+        why = f": {parser_error}" if isinstance(parser_error, httptools.HttpParserError) and str(parser_error) else ""
+        self._refuse(self.refusal or _Refused(400, "Bad Request", f"the request is not valid HTTP/1.1{why}"))
 
     def _refuse(self, refusal: _Refused) -> None:
-        text = bytes(getattr(self, "url", b"") or b"").decode("latin-1")
-        path = text.split("?", 1)[0] or None
+        target = bytes(getattr(self, "url", b"") or b"")
+        if not target:  # refused before httptools reported the target: read it from the request line
+            words = self._head_start.split(b"\r\n", 1)[0].split(b" ")
+            target = words[1] if len(words) > 1 else b""
+        path = target.decode("latin-1").split("?", 1)[0] or None
         self._unset_keepalive_if_required()
         self.transport.write(raw_refusal(path, refusal.status, refusal.reason, str(refusal)))
         self.transport.close()

@@ -7,12 +7,14 @@ import http.client
 import json
 import socket
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from tests.conftest import SERVER_MODES
+from tests.servers import start_server, stop_server
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +109,15 @@ def test_a_request_line_too_long_is_json(server: tuple[str, int]) -> None:
 
 def test_a_nul_in_a_header_is_refused_in_json(server: tuple[str, int]) -> None:
     status, headers, body = raw(server, b"GET /events/healthz HTTP/1.1\r\nHost: x\r\nX-Bad: a\x00b\r\n\r\n")
-    assert_json_refusal(status, headers, body, 400)
+    assert "header" in assert_json_refusal(status, headers, body, 400)["message"].lower()  # says what is wrong
+
+
+@pytest.mark.parametrize("path", [b"/get/f\xc3\xa9ed", b"/events/caf\xc3\xa9"])
+def test_raw_utf8_in_the_path_is_refused_in_that_apis_format(server: tuple[str, int], path: bytes) -> None:
+    """Not valid HTTP (a target is ASCII); whichever server refuses it, the body is the path's API's JSON."""
+    status, headers, body = raw(server, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert 400 <= status < 500 and headers.get_content_type() == "application/json", body[:300]
+    assert ("statusCode" in json.loads(body)) == path.startswith(b"/events")
 
 
 def test_a_chunked_body_over_the_limit_is_413_and_stores_nothing(server: tuple[str, int]) -> None:
@@ -239,3 +249,29 @@ def test_a_connection_silent_from_the_start_is_closed_by_the_workers(
         started = time.perf_counter()
         assert sock.recv(1) == b""  # closed by the server, not timed out by the client
         assert 4 <= time.perf_counter() - started < 9
+
+
+def test_a_write_waiting_for_another_process_lets_the_worker_serve_others(tmp_path: Path) -> None:
+    """One worker; another process holds SQLite's write lock: a write waits (in pauses, giving the
+    loop back), while healthz on the same worker still answers at once; then the write goes through."""
+    import sqlite3
+    from concurrent.futures import ThreadPoolExecutor
+
+    database = tmp_path / "locked.sqlite"
+    process, base, _ = start_server("--db", str(database), "--workers", "1")
+    address = (str(urlsplit(base).hostname), int(urlsplit(base).port or 80))
+    holder = sqlite3.connect(database, isolation_level=None, timeout=5)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with ThreadPoolExecutor(1) as pool:
+            write = pool.submit(httpx.post, f"{base}/__admin/licenses", json={"authLevel": "system"}, timeout=20)
+            time.sleep(0.5)
+            assert not write.done()
+            assert max(healthz_seconds(address) for _ in range(5)) < 0.5
+            holder.execute("COMMIT")
+            assert write.result().status_code == 201
+    finally:
+        if holder.in_transaction:
+            holder.execute("ROLLBACK")
+        holder.close()
+        stop_server(process)
