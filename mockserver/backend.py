@@ -34,6 +34,9 @@ class Backend:
     clock: Callable[[], float]
     closed: bool = False
     """Set by :meth:`close`: listeners of the event stream and webhook deliveries stop."""
+    stopping: bool = False
+    """Set when the server begins to stop (and by :meth:`close`): event streams end, so their
+    connections close and the requests still in progress can finish."""
 
     @classmethod
     def open(
@@ -66,7 +69,7 @@ class Backend:
 
     def close(self) -> None:
         """Stop the listeners and close the database."""
-        self.closed = True
+        self.stopping = self.closed = True
         self.db.close()
 
 

@@ -149,7 +149,7 @@ def sse_stream(
     quiet_since = time.monotonic()
 
     def keep_going() -> bool:
-        return not backend.closed and (deadline is None or time.monotonic() < deadline)
+        return not backend.stopping and (deadline is None or time.monotonic() < deadline)
 
     try:
         for batch in follow(backend, position, keep_going):

@@ -137,3 +137,13 @@ def test_a_chunked_body_is_read_only_until_it_is_over_the_limit(bridge: WsgiOnLo
     parts = [b"x" * 60] * 1000
     sent = asyncio.run(call(bridge, scope_of("POST", "/echo", headers), parts))
     assert sent[0]["status"] == 413
+
+
+def test_a_finished_runner_is_reused_and_one_left_by_its_client_is_not(bridge: WsgiOnLoop) -> None:
+    asyncio.run(call(bridge, scope_of("GET", "/fast")))
+    kept = list(bridge._runners)
+    assert len(kept) == 1
+    asyncio.run(call(bridge, scope_of("GET", "/slow")))
+    assert bridge._runners == kept  # the same greenlet answered again
+    asyncio.run(call(bridge, scope_of("GET", "/stream"), leave_after=0.01))
+    assert bridge._runners == [] and kept[0].dead

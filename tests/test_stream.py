@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -18,7 +20,8 @@ from flask.testing import FlaskClient
 from eventclient import KosmosClient, TenDukeClient
 from mockserver.inprocess import MockServer
 from mockserver.stream import EventFilter, Position
-from tests.conftest import KosmosSigner, TenDukeSigner, rsa_pair
+from tests.conftest import SERVER_MODES, KosmosSigner, TenDukeSigner, rsa_pair
+from tests.servers import launch_server
 
 
 def messages(body: str) -> list[tuple[str, dict[str, Any]]]:
@@ -220,3 +223,26 @@ def test_served_a_listener_gets_every_workers_events(served: str) -> None:
     listener.wait_for(12)
     assert [m["event"]["eventType"] for _, m in listener.got] == [str(n) for n in range(12)]
     listener.close()
+
+
+@pytest.mark.parametrize("mode", list(SERVER_MODES))
+def test_stopping_the_mock_ends_its_streams_at_once_and_quietly(tmp_path: Path, mode: str) -> None:
+    """Ctrl+C with a listener connected: the stream ends (the listener sees its end), the mock stops
+    within a few seconds, and it prints no traceback."""
+    process, base, _ = launch_server("--db", str(tmp_path / "s.sqlite"), *SERVER_MODES[mode])
+    ended = threading.Event()
+
+    def listen() -> None:
+        with contextlib.suppress(httpx.HTTPError), httpx.stream("GET", f"{base}/__admin/stream", timeout=30) as reply:
+            for _ in reply.iter_raw():
+                pass
+        ended.set()
+
+    threading.Thread(target=listen, daemon=True).start()
+    time.sleep(1)
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=15)
+    assert time.monotonic() - started < 3, output
+    assert ended.wait(5)
+    assert "Traceback" not in output and "stopped" in output, output
