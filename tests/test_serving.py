@@ -3,8 +3,10 @@ connections do not freeze the mock, and what the servers refuse themselves is JS
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import os
 import socket
 import time
 from pathlib import Path
@@ -274,4 +276,43 @@ def test_a_write_waiting_for_another_process_lets_the_worker_serve_others(tmp_pa
         if holder.in_transaction:
             holder.execute("ROLLBACK")
         holder.close()
+        stop_server(process)
+
+
+def _worker_pids(supervisor: int) -> list[int]:
+    """The worker processes of a ``serve --workers`` supervisor (not multiprocessing's resource tracker)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == supervisor and b"spawn_main" in command:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_a_worker_killed_with_sigkill_is_started_again(tmp_path: Path) -> None:
+    import signal
+
+    process, base, _ = start_server("--db", str(tmp_path / "k.sqlite"), "--workers", "1")
+    try:
+        healthz_seconds((str(urlsplit(base).hostname), int(urlsplit(base).port or 80)))  # the worker is up
+        [worker] = _worker_pids(process.pid)
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            replacements = [pid for pid in _worker_pids(process.pid) if pid != worker]
+            if replacements:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{base}/events/healthz", timeout=2).status_code == 200:
+                        break
+            time.sleep(0.2)
+        else:
+            pytest.fail("no worker answered within 10 s of the kill")
+        assert httpx.get(f"{base}/events/healthz", timeout=2).status_code == 200
+    finally:
         stop_server(process)
