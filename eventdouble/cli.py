@@ -170,7 +170,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers is None:
         serve_threaded(app, sock, args.access_log)
     else:
-        backend_of(app).close()  # each worker opens its own; a connection must not cross a fork
+        backend_of(app).close()  # each worker opens its own; a connection must not cross processes
         serve_workers(config, sock, args.workers, args.access_log)
     print("eventdouble: stopped", flush=True)
     return 0

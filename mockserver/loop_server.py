@@ -27,13 +27,13 @@ import greenlet
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from mockserver.backend import EXTENSION, Backend
 from mockserver.error_format import raw_refusal
 from mockserver.logs import ACCESS_LOGGER
 from mockserver.waits import RequestGreenlet
 
 __all__ = ["JsonRefusingProtocol", "WsgiOnLoop"]
 
-log = logging.getLogger("eventdouble")
 access_log = logging.getLogger(ACCESS_LOGGER)
 
 Scope = dict[str, Any]
@@ -69,19 +69,19 @@ class JsonRefusingProtocol(HttpToolsProtocol):  # type: ignore[misc] - uvicorn's
     requests is closed, also before its first request; the app sees the transport in its environ.
     """
 
-    head_limit = DEFAULT_HEADERS_SIZE * HEAD_READ_LIMIT
     refusal: _Refused | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start counting silence at once: a connection that never sends is closed like an idle one."""
         super().connection_made(transport)
+        self._head_limit = getattr(self.app, "head_limit", DEFAULT_HEADERS_SIZE * HEAD_READ_LIMIT)
         self._head_bytes = 0
         self._head_start = b""
         self._idle_timer()
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser; refuse a head over the limit; while waiting for a head, count silence anew."""
-        waiting = self.cycle is None or self.cycle.response_complete
+        waiting = self._between_requests()
         if waiting:
             if not self._head_bytes:
                 self._head_start = data[: MAX_REQUEST_LINE + 16]  # to name the path if the parser refuses
@@ -89,10 +89,16 @@ class JsonRefusingProtocol(HttpToolsProtocol):  # type: ignore[misc] - uvicorn's
         super().data_received(data)
         if self.transport.is_closing():
             return
-        if waiting and self._head_bytes > self.head_limit and (self.cycle is None or self.cycle.response_complete):
+        if not self._between_requests():
+            return
+        if waiting and self._head_bytes > self._head_limit:
             self._refuse(_Refused(431, "Request Header Fields Too Large", "the request's header fields are too large"))
-        elif self.cycle is None or self.cycle.response_complete:
+        else:
             self._idle_timer()
+
+    def _between_requests(self) -> bool:
+        """No request is being answered: the connection waits for (the rest of) the next head."""
+        return self.cycle is None or self.cycle.response_complete
 
     def _idle_timer(self) -> None:
         self._unset_keepalive_if_required()
@@ -242,6 +248,8 @@ class WsgiOnLoop:
     def __init__(self, config: Mapping[str, Any], factory: str = "mockserver.app:create_app") -> None:
         self.config, self.factory = dict(config), factory
         self.app: Any = None
+        self.head_limit = DEFAULT_HEADERS_SIZE * HEAD_READ_LIMIT
+        """Bytes of request head the parser reads before refusing on its own (431)."""
         self._runners: list[_Runner] = []
         self._paused: set[asyncio.Future[None]] = set()
 
@@ -249,9 +257,12 @@ class WsgiOnLoop:
         module, name = self.factory.split(":")
         self.app = getattr(importlib.import_module(module), name)(self.config)
         self.body_limit = int(self.app.config.get("MAX_CONTENT_LENGTH") or DEFAULT_BODY_LIMIT)
-        headers_size = int(self.app.config.get("MAX_HEADERS_SIZE") or DEFAULT_HEADERS_SIZE)
-        JsonRefusingProtocol.head_limit = headers_size * HEAD_READ_LIMIT
+        self.head_limit = int(self.app.config.get("MAX_HEADERS_SIZE") or DEFAULT_HEADERS_SIZE) * HEAD_READ_LIMIT
         return self.app
+
+    def _backend(self) -> Backend | None:
+        """The mock's backend; None before the app is built, or for an app that is not the mock."""
+        return self.app.extensions.get(EXTENSION) if self.app is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI entry: uvicorn's start and stop, and HTTP requests."""
@@ -262,17 +273,13 @@ class WsgiOnLoop:
 
     def stopping(self) -> None:
         """The server begins to stop: event streams end, and paused requests go on at once."""
-        from mockserver.backend import EXTENSION
-
-        if self.app is not None and EXTENSION in self.app.extensions:
-            self.app.extensions[EXTENSION].stopping = True
+        if (backend := self._backend()) is not None:
+            backend.stopping = True
         for wake in self._paused:
             if not wake.done():
                 wake.set_result(None)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
-        from mockserver.backend import EXTENSION, backend_of
-
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -283,8 +290,8 @@ class WsgiOnLoop:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self.app is not None and EXTENSION in self.app.extensions:
-                    backend_of(self.app).close()
+                if (backend := self._backend()) is not None:
+                    backend.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from typing import Any
 
 from eventclient import kosmos_crypto, strict_json
 from eventclient.exceptions import CryptoError
-from mockserver.db import Write
+from mockserver.db import Write, compact_json
 from mockserver.kosmos.errors import (
     HeaderNotDecryptable,
     InvalidPublicKey,
@@ -110,17 +109,13 @@ def canonical_uuid(text: str) -> str:
     return str(uuid.UUID(text))
 
 
-_echo_json = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
-"""``json.dumps(value, ensure_ascii=True, separators=(",", ":"))`` without building an encoder per call."""
-
-
 def echo_text(request_id: dict[str, Any]) -> str:
     """The request id as it is echoed in the ``requestid`` response header: compact ASCII JSON.
 
     Whatever the caller sent (pretty-printed JSON, CR or LF, raw UTF-8, lone surrogates), this is
     always a valid header value, so the answer can be sent once the request is committed.
     """
-    return _echo_json(request_id)
+    return compact_json(request_id)  # ASCII: non-ASCII characters and lone surrogates become \u escapes
 
 
 def valid_license(store: KosmosStore, license_key: str, now: float, seen: dict[str, str] | None = None) -> License:

@@ -12,15 +12,12 @@ from mockserver.kosmos.store import FIRST_EVENT_SECOND, LAST_EVENT_SECOND
 
 __all__ = [
     "QUERY_HISTORY_DAYS",
-    "QUERY_TIME_FORMAT",
     "build_event",
     "check_query_bounds",
     "format_time",
     "open_event_data",
     "parse_event_time",
 ]
-
-QUERY_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def open_event_data(data: Any, key: bytes) -> Any:
