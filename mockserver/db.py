@@ -6,6 +6,7 @@ database can replace SQLite behind this class later.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -13,11 +14,11 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
 from mockserver.errors import ApiError, StorageBusy, StorageFull, StorageUnavailable
-from mockserver.waits import pause
+from mockserver.waits import on_event_loop, pause, wait_for
 
 __all__ = ["Database", "Write", "compact_json", "equality_filters", "storage_error"]
 
@@ -68,6 +69,31 @@ def _translated() -> Iterator[None]:
         raise refusal from exc
 
 
+class _Batch:
+    """The write transactions of requests answered in one turn of an event loop, committed as one.
+
+    Each request's statements run in a savepoint of one SQLite transaction, so a request that
+    fails undoes only its own; each waits (:func:`mockserver.waits.wait_for`) for the one COMMIT
+    that makes them all durable, or for the error that stored none of them.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.waiters: list[asyncio.Future[BaseException | None]] = []
+
+    def join(self) -> asyncio.Future[BaseException | None]:
+        """A future resolved with the batch's outcome: None once committed, else the error."""
+        waiter = self.loop.create_future()
+        self.waiters.append(waiter)
+        return waiter
+
+    def settle(self, failure: BaseException | None) -> None:
+        """Tell every waiting request the outcome."""
+        for waiter in self.waiters:
+            if not waiter.done():  # a waiter whose request was cancelled
+                waiter.set_result(failure)
+
+
 def equality_filters(pairs: Sequence[tuple[str, Any]]) -> tuple[str, list[Any]]:
     """A WHERE clause of ``column = ?`` for each pair whose value is not None (``1 = 1`` if none)."""
     used = [(column, value) for column, value in pairs if value is not None]
@@ -92,12 +118,14 @@ class Database:
         self._lock = threading.RLock()
         self._caches: dict[str, tuple[int, dict[Hashable, Any]]] = {}
         self._data_version = -1
-        self._committed = False
+        self._generations_stale = False
         self._generation_snapshot: dict[str, int] = {}
+        self._batch: _Batch | None = None
         if path != ":memory:" and not path.startswith("file:"):
             _create_private(path)
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
+        self._conn.create_function("eventdouble_generations_changed", 0, self._mark_generations_stale)
         if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
         with self._blocking_waits():
@@ -124,7 +152,7 @@ class Database:
         """Run idempotent ``CREATE ... IF NOT EXISTS`` statements (waiting for other processes doing the same)."""
         with self._lock, self._blocking_waits():
             self._conn.executescript(ddl)
-            self._committed = True
+            self._generations_stale = True
 
     def add_columns(self, table: str, columns: Mapping[str, str]) -> None:
         """Add the ``columns`` (name: SQL type) that ``table`` lacks: a table made by an older version."""
@@ -152,18 +180,30 @@ class Database:
                 for event in ("INSERT", "UPDATE", "DELETE")
             )
         )
+        with self._lock:  # this connection's own writes: a TEMP trigger is seen by this connection alone
+            for event in ("INSERT", "UPDATE"):
+                self._conn.execute(
+                    f"CREATE TEMP TRIGGER IF NOT EXISTS generations_{event.lower()}_seen AFTER {event}"
+                    " ON main.table_generations BEGIN SELECT eventdouble_generations_changed(); END"
+                )
         self._caches.setdefault(table, (-1, {}))
+
+    def _mark_generations_stale(self) -> None:
+        self._generations_stale = True
 
     def cached(self, table: str, key: Hashable, load: Callable[[], T]) -> T:
         """``load()``, remembered under ``key`` until ``table`` (see :meth:`watch`) next changes.
 
-        The generations of every watched table are read again only when the database changed
-        since they were last read: another connection committed (SQLite's ``data_version``) or
-        this one did. At most ``CACHE_ENTRIES`` values are kept per table, so keys chosen by
+        The generations of every watched table are read again only when they may have changed:
+        another connection committed (SQLite's ``data_version``) or this one wrote them (a TEMP
+        trigger tells). At most ``CACHE_ENTRIES`` values are kept per table, so keys chosen by
         callers (unknown license keys) cannot fill memory.
         """
         with self._lock:
-            generation = self._generations().get(table, 0)
+            try:
+                generation = self._generations().get(table, 0)
+            except sqlite3.Error as exc:
+                raise storage_error(exc) or exc from exc
             seen, values = self._caches[table]
             if seen != generation or len(values) >= CACHE_ENTRIES:
                 values = {}
@@ -173,27 +213,31 @@ class Database:
             return values[key]
 
     def _generations(self) -> dict[str, int]:
-        """Every watched table's generation; one small read when another connection committed."""
-        with _translated():
-            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
-            if version != self._data_version or self._committed:
-                self._data_version, self._committed = version, False
-                self._generation_snapshot = dict(self._conn.execute("SELECT name, n FROM table_generations").fetchall())
+        """Every watched table's generation; one small read when they may have changed."""
+        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version or self._generations_stale:
+            self._data_version, self._generations_stale = version, False
+            self._generation_snapshot = dict(self._conn.execute("SELECT name, n FROM table_generations").fetchall())
         return self._generation_snapshot
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """Run statements atomically; committed (and durable) when the block ends without error.
 
         A full disk, a busy database or an I/O error becomes a 507 or 503 refusal
         (:func:`storage_error`), after the transaction is rolled back: nothing half-written stays.
-        Not to be entered while holding this connection's lock (its wait would hold it).
+        In a request on a worker's event loop, the transactions of the requests answered in the
+        same turn of the loop are committed together (:class:`_Batch`); the block's end returns
+        once the COMMIT is done, as it does elsewhere. Not to be entered while holding this
+        connection's lock (its wait would hold it), nor with a pause inside the block.
         """
+        return self._grouped() if on_event_loop() else self._alone()
+
+    @contextmanager
+    def _alone(self) -> Iterator[sqlite3.Connection]:
         with _translated():
-            self._begin()
+            self._begin(grouped=False)
             try:
                 yield self._conn
-                self._committed = True  # before: a COMMIT that fails may still have written
                 self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL)
@@ -202,21 +246,79 @@ class Database:
             finally:
                 self._lock.release()
 
-    def _begin(self) -> None:
+    @contextmanager
+    def _grouped(self) -> Iterator[sqlite3.Connection]:
+        with _translated():
+            batch = self._begin(grouped=True)
+            try:
+                assert batch is not None
+                outcome = batch.join()
+                self._conn.execute("SAVEPOINT request")
+                try:
+                    yield self._conn
+                    self._conn.execute("RELEASE request")
+                except BaseException as exc:
+                    self._undo_request(batch, exc)
+                    raise
+            finally:
+                self._lock.release()
+        failure = wait_for(outcome)
+        if failure is not None:
+            refusal = storage_error(failure) if isinstance(failure, sqlite3.Error) else None
+            raise refusal or StorageUnavailable(f"the mock could not commit ({failure}): nothing was stored")
+
+    def _undo_request(self, batch: _Batch, exc: BaseException) -> None:
+        """Undo one request's statements; if SQLite ended the whole transaction, the batch failed."""
+        if self._conn.in_transaction:
+            try:
+                self._conn.execute("ROLLBACK TO request")
+                self._conn.execute("RELEASE request")
+                return
+            except sqlite3.Error as undo_error:
+                exc = undo_error
+        self._end_batch(batch, exc)
+
+    def _end_batch(self, batch: _Batch, failure: BaseException | None = None) -> None:
+        """Commit the open ``batch`` (unless it failed) and tell its requests; nothing if it has ended."""
+        if self._batch is not batch:
+            return
+        self._batch = None
+        try:
+            if failure is None:
+                self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            failure = exc
+        finally:
+            try:
+                if failure is not None and self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+            finally:
+                self._lock.release()  # the batch's own hold, taken when it began
+                batch.settle(failure)
+
+    def _flush(self) -> None:
+        """Commit the open batch now, before a read (called with this connection's lock held)."""
+        if self._batch is not None:
+            self._end_batch(self._batch)
+
+    def _begin(self, grouped: bool) -> _Batch | None:
         """Take this connection's lock, then SQLite's write lock; the caller releases the first.
 
         While another process holds the write lock, wait in short pauses, up to the lock wait,
         without this connection's lock: the process's other requests go on meanwhile (in a worker,
         on its event loop: :func:`mockserver.waits.pause`). SQLite's own busy handler would wait
-        inside C, holding everything.
+        inside C, holding everything. On an event loop, a batch already open is joined; a new one
+        holds the lock once more itself, until it is committed at the loop's next turn.
         """
         deadline = time.monotonic() + WRITE_LOCK_WAIT_SECONDS
         wait = 0.001
         while True:
             self._lock.acquire()
+            if self._batch is not None:  # only ever on the loop's thread: the batch holds the lock
+                return self._batch
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
-                return
+                break
             except sqlite3.OperationalError as exc:
                 self._lock.release()
                 if storage_error(exc).__class__ is not StorageBusy or time.monotonic() > deadline:
@@ -226,10 +328,23 @@ class Database:
                 raise
             pause(wait)
             wait = min(wait * 2, 0.02)
+        if not grouped:
+            return None
+        self._lock.acquire()
+        self._batch = batch = _Batch(asyncio.get_running_loop())
+        batch.loop.call_soon(self._end_batch, batch)
+        return batch
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        """Run one read statement and return its rows."""
+    def query(self, sql: str, params: Sequence[Any] = (), *, see_pending: bool = False) -> list[sqlite3.Row]:
+        """Run one read statement and return its rows.
+
+        A batch of writes not yet committed (:meth:`transaction`) is committed first, so no reader
+        sees what may yet fail; unless ``see_pending``: for a check that only refuses, such as the
+        replay check (a request id about to be committed is as used as a committed one).
+        """
         with self._lock, _translated():
+            if not see_pending:
+                self._flush()
             return self._conn.execute(sql, params).fetchall()
 
     def query_within(
@@ -243,6 +358,7 @@ class Database:
         rows: list[sqlite3.Row] = []
         used = 0
         with self._lock, _translated():
+            self._flush()
             cursor = self._conn.execute(sql, params)
             try:
                 while batch := cursor.fetchmany(16):
@@ -256,6 +372,7 @@ class Database:
         return rows
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (after committing an open batch)."""
         with self._lock:
+            self._flush()
             self._conn.close()

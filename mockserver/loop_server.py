@@ -325,7 +325,11 @@ class WsgiOnLoop:
         done = False
         try:
             seconds = runner.switch(request)
-            while seconds is not _DONE:  # the app paused: send what it has answered so far, then wait
+            while seconds is not _DONE:
+                if isinstance(seconds, asyncio.Future):  # the app waits for the loop (waits.wait_for)
+                    seconds = runner.switch(await seconds)
+                    continue
+                # the app paused: send what it has answered so far, then wait
                 if request.status is not None and not (transport is not None and transport.is_closing()):
                     if not request.started:
                         await send(_start(request))

@@ -318,6 +318,7 @@ class KosmosStore:
         rows = self.db.query(
             "SELECT 1 FROM kosmos_request_ids WHERE uuid = ? AND expires >= ?",
             (request_uuid, self.clock() - keep_after),
+            see_pending=True,
         )
         return bool(rows)
 
