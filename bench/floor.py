@@ -5,10 +5,11 @@
 "The floor" answers the signed PUT with only the work the rules require: the header and spec
 checks, the ECDH key (cached), three AES-GCM decryptions, the request id's replay check, one
 SQLite transaction and the journal entry. No framework, no fault rules, no CORS, no rate limit,
-no error mapping (every request here is valid): a raw ASGI function under uvicorn, the server the
-mock ships, on the same pinned core as the mock and Prism, with wrk on the other core, as
-bench/run.py measures them. It is an experiment, not a server: it shows what is left for the
-framework and the server layer to cost before the mock matches Prism.
+no error mapping (every request here is valid): a plain WSGI function served exactly as the mock
+is (``serve --workers 1``: uvicorn and the workers' bridge, so its writes are group-committed as
+the mock's are), on the same pinned core as the mock and Prism, with wrk on the other core, as
+bench/run.py measures them. It is an experiment, not a server: the gap between it and the mock
+is what Flask and the mock's own per-request layers cost.
 """
 
 from __future__ import annotations
@@ -66,26 +67,29 @@ def _load_floor() -> Any:
         backend.journal.record(JournalEntry(time=backend.clock(), method="PUT", path=environ["PATH_INFO"], status=200,
                                             api="kosmos", reason=None, request_id=seen.get("request_id"),
                                             license_key_id=seen.get("license_key_id"), fault_id=None))  # fmt: skip
-        return [(b"requestid", caller.request_id_text.encode()), (b"content-length", b"0")]
+        return [("requestid", caller.request_id_text), ("Content-Length", "0")]
 
     return handle
 
 
-async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """The floor as an ASGI app: PUT does the work, anything else answers 200 (for readiness)."""
-    global _floor
-    if scope["type"] != "http":
-        return
-    from mockserver.loop_server import _environ
+class FloorApp:
+    """The floor as a WSGI app for the workers' bridge: PUT does the work, anything else answers 200."""
 
-    _floor = _floor or _load_floor()
-    body, more = b"", True
-    while more:
-        message = await receive()
-        body, more = body + message.get("body", b""), message.get("more_body", False)
-    headers = _floor(_environ(scope, body)) if scope["method"] == "PUT" else [(b"content-length", b"0")]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": b""})
+    def __init__(self) -> None:
+        self.handle = _load_floor()
+        self.config: dict[str, Any] = {}  # the bridge reads its limits here: the defaults
+        self.extensions: dict[str, Any] = {}
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        """Answer one request."""
+        headers = self.handle(environ) if environ["REQUEST_METHOD"] == "PUT" else [("Content-Length", "0")]
+        start_response("200 OK", headers)
+        return [b""]
+
+
+def create_floor_app(config: Any = None) -> FloorApp:
+    """The floor, built in the server's worker (``mockserver.serving.serve_workers``)."""
+    return FloorApp()
 
 
 def main() -> int:
@@ -93,7 +97,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per server; the median is reported")
+    parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)  # the floor's own server
     args = parser.parse_args()
+    if args.serve:
+        from mockserver.serving import listen, serve_workers
+
+        serve_workers({}, listen("127.0.0.1", args.serve), 1, factory="floor:create_floor_app")
+        return 0
     args.connections = 8
     os.sched_setaffinity(0, {bench.LOAD_CORE})
     wrk, prism = bench.ensure_wrk(), bench.ensure_prism()
@@ -108,10 +118,9 @@ def main() -> int:
         port = bench.free_port()
         base = f"http://127.0.0.1:{port}"
         servers = {
-            "the floor (the work alone, uvicorn, no framework)": [
-                "env", f"FLOOR_DATABASE={database}", f"PYTHONPATH={BENCH}:{BENCH.parent}", str(bin_dir / "uvicorn"),
-                "--port", str(port), "--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level",
-                "warning", "floor:app"],
+            "the floor (the work alone, served as the mock is, no framework)": [
+                "env", f"FLOOR_DATABASE={database}", f"PYTHONPATH={BENCH}:{BENCH.parent}", sys.executable,
+                str(BENCH / "floor.py"), "--serve", str(port)],
             "the mock (`serve --workers 1`)": [
                 str(bin_dir / "eventdouble"), "serve", "--port", str(port), "--db", database, "--workers", "1"],
             "Prism": [prism, "mock", "-v", "silent", "-h", "127.0.0.1", "-p", str(port),

@@ -95,10 +95,25 @@ def _check(value: Any, max_depth: int) -> None:
             pending.extend((item, depth + 1, f"{where}[{i}]") for i, item in enumerate(node))
 
 
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float, parse_int=_finite_int)
+"""One decoder for every call (``json.loads`` with these hooks would build one each time)."""
+
+
+def _text(data: str | bytes) -> str:
+    """What ``json.loads`` decodes ``data`` to, with its refusal of a BOM before text."""
+    if isinstance(data, str):
+        if data.startswith("\ufeff"):
+            raise ValueError("Unexpected UTF-8 BOM (decode using utf-8-sig)")
+        return data
+    if not isinstance(data, bytes | bytearray):
+        raise TypeError(f"JSON text must be str or bytes, not {type(data).__name__}")
+    return data.decode(json.detect_encoding(data), "surrogatepass")
+
+
 def loads(data: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
     """Parse ``data`` (UTF-8 if bytes); :class:`JsonRefused` for anything but strict, finite, shallow JSON."""
     try:
-        value = json.loads(data, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_finite_int)
+        value = _DECODER.decode(_text(data))
     except JsonRefused:
         raise
     except RecursionError:

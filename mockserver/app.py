@@ -12,7 +12,7 @@ from flask import Flask, Request, Response, abort, current_app, g, jsonify, requ
 from werkzeug.exceptions import HTTPException
 
 from mockserver import backend as backend_module
-from mockserver import pages
+from mockserver import db, pages
 from mockserver.admin import routes as admin_routes
 from mockserver.error_format import api_of, error_body
 from mockserver.errors import ApiError, PayloadTooLarge
@@ -74,6 +74,7 @@ def _handle_unexpected(exc: Exception) -> Response:
 
 def _before_request() -> Response | None:
     """The checks every request passes first, in order; the request and settings are looked up once."""
+    g.db_request = db.start_request()
     req, app = request._get_current_object(), current_app._get_current_object()  # type: ignore[attr-defined]
     check_headers(req, app.config)
     bound_streamed_body(req, app.config)
@@ -108,6 +109,11 @@ def _after_request(response: Response) -> Response:
     cors_headers(req, app.config, response)
     _journal(req, app, response)
     return response
+
+
+def _teardown_request(exc: BaseException | None) -> None:
+    if (token := g.pop("db_request", None)) is not None:
+        db.end_request(token)
 
 
 def _journal(request: Request, app: Flask, response: Response) -> None:
@@ -160,4 +166,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_error_handler(HTTPException, _handle_http_error)
     app.register_error_handler(Exception, _handle_unexpected)
     app.after_request(_after_request)
+    app.teardown_request(_teardown_request)
     return app

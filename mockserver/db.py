@@ -15,12 +15,13 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar, Token
 from typing import Any, TypeVar
 
 from mockserver.errors import ApiError, StorageBusy, StorageFull, StorageUnavailable
 from mockserver.waits import on_event_loop, pause, wait_for
 
-__all__ = ["Database", "Write", "compact_json", "equality_filters", "storage_error"]
+__all__ = ["Database", "Write", "compact_json", "end_request", "equality_filters", "start_request", "storage_error"]
 
 T = TypeVar("T")
 Write = Callable[[sqlite3.Connection], object]
@@ -92,6 +93,24 @@ class _Batch:
         for waiter in self.waiters:
             if not waiter.done():  # a waiter whose request was cancelled
                 waiter.set_result(failure)
+
+
+_checked_in_request: ContextVar[set[int] | None] = ContextVar("eventdouble_generations_checked", default=None)
+"""In a request: the databases whose generations it has checked (:meth:`Database.cached`); None outside one."""
+
+
+def start_request() -> Token[set[int] | None]:
+    """Begin a request: cached values are checked against their tables at its first cached read only.
+
+    A request then reads one view of the cached tables (as of that check, plus its own writes),
+    and pays for one check instead of one per read. Pass the token to :func:`end_request`.
+    """
+    return _checked_in_request.set(set())
+
+
+def end_request(token: Token[set[int] | None]) -> None:
+    """End the request :func:`start_request` began."""
+    _checked_in_request.reset(token)
 
 
 def equality_filters(pairs: Sequence[tuple[str, Any]]) -> tuple[str, list[Any]]:
@@ -196,14 +215,20 @@ class Database:
 
         The generations of every watched table are read again only when they may have changed:
         another connection committed (SQLite's ``data_version``) or this one wrote them (a TEMP
-        trigger tells). At most ``CACHE_ENTRIES`` values are kept per table, so keys chosen by
-        callers (unknown license keys) cannot fill memory.
+        trigger tells); in a request (:func:`start_request`), another connection's commits are
+        looked for once, at its first cached read. At most ``CACHE_ENTRIES`` values are kept per
+        table, so keys chosen by callers (unknown license keys) cannot fill memory.
         """
         with self._lock:
-            try:
-                generation = self._generations().get(table, 0)
-            except sqlite3.Error as exc:
-                raise storage_error(exc) or exc from exc
+            checked = _checked_in_request.get()
+            if checked is None or id(self) not in checked or self._generations_stale:
+                try:
+                    self._read_generations()
+                except sqlite3.Error as exc:
+                    raise storage_error(exc) or exc from exc
+                if checked is not None:
+                    checked.add(id(self))
+            generation = self._generation_snapshot.get(table, 0)
             seen, values = self._caches[table]
             if seen != generation or len(values) >= CACHE_ENTRIES:
                 values = {}
@@ -212,13 +237,12 @@ class Database:
                 values[key] = load()
             return values[key]
 
-    def _generations(self) -> dict[str, int]:
-        """Every watched table's generation; one small read when they may have changed."""
+    def _read_generations(self) -> None:
+        """Every watched table's generation, read again only if they may have changed."""
         version = self._conn.execute("PRAGMA data_version").fetchone()[0]
         if version != self._data_version or self._generations_stale:
             self._data_version, self._generations_stale = version, False
             self._generation_snapshot = dict(self._conn.execute("SELECT name, n FROM table_generations").fetchall())
-        return self._generation_snapshot
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """Run statements atomically; committed (and durable) when the block ends without error.

@@ -122,3 +122,26 @@ def test_a_cached_value_is_loaded_once_until_its_table_changes() -> None:
         tx.execute("INSERT INTO things VALUES ('a')")
     assert db.cached("things", "count", load) == 1
     assert len(loads) == 2
+
+
+def test_a_request_looks_for_other_workers_changes_once(workers: tuple[Flask, Flask], clock: Clock) -> None:
+    """Its three cached reads (fault rules, service key, license) check the database once between them."""
+    first, second = (app.test_client() for app in workers)
+    license_key, _ = new_license(first)
+    signer = KosmosSigner(first, clock)
+    assert signer.put_event(license_key).status_code == 200
+    path = "/events/tenant/t1/community/c1/event/E_LOGIN_ATTEMPT"
+    headers, body = signer.headers(license_key), {"data": signer.seal({"type": "event"})}
+    statements: list[str] = []
+    backend_of(workers[0]).db._conn.set_trace_callback(statements.append)
+    try:
+        assert first.put(path, headers=headers, json=body).status_code == 200
+        checks_in_one_request = statements.count("PRAGMA data_version")
+        statements.clear()
+        assert second.post("/__admin/licenses", json={"authLevel": "system"}).status_code == 201
+        assert backend_of(workers[0]).kosmos.license_by_key(license_key) is not None  # outside a request
+        assert backend_of(workers[0]).kosmos.license_by_key(license_key) is not None
+    finally:
+        backend_of(workers[0]).db._conn.set_trace_callback(None)
+    assert checks_in_one_request == 1
+    assert statements.count("PRAGMA data_version") == 2  # outside a request, every cached read checks

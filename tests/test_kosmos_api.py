@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eventclient import kosmos_crypto
 from mockserver import create_app
+from mockserver.backend import backend_of
 from mockserver.kosmos.events import format_time
 from tests.conftest import Clock, KosmosSigner, stored_events
 from tests.independent_kosmos import IndependentCaller
@@ -363,6 +365,16 @@ def test_a_refused_request_records_nothing_so_its_request_id_stays_usable(
     assert client.put(EVENT_URL, headers=headers, json={"data": signer.seal({"type": "x"})}).status_code == 200
     assert_refused(client.put(EVENT_URL, headers=headers, json={"data": signer.seal({"type": "x"})}), 401, "already")
     assert len(stored_events(client)) == 1
+
+
+def test_a_request_id_is_forgotten_once_it_expires_even_before_the_sweep(app: Flask, clock: Any) -> None:
+    """Forgotten ids are deleted at most once a second; one expired but not yet deleted is not a replay."""
+    store = backend_of(app).kosmos
+    assert store.remember_request_id("0b5a2c9e-0000-4000-8000-000000000001", expires=clock.now - 1)  # sweeps
+    assert store.remember_request_id("0b5a2c9e-0000-4000-8000-000000000002", expires=clock.now + 60)
+    assert store.remember_request_id("0b5a2c9e-0000-4000-8000-000000000001", expires=clock.now + 60)  # expired
+    assert not store.remember_request_id("0b5a2c9e-0000-4000-8000-000000000001", expires=clock.now + 120)
+    assert not store.remember_request_id("0b5a2c9e-0000-4000-8000-000000000002", expires=clock.now + 120)
 
 
 def test_fresh_request_ids_are_not_replays(client: FlaskClient, signer: KosmosSigner, make_license: Any) -> None:

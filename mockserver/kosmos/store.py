@@ -61,6 +61,14 @@ BUCKET_EVENT = (
 )
 
 
+REMEMBER_REQUEST_ID = (
+    "INSERT INTO kosmos_request_ids VALUES (?, ?)"
+    " ON CONFLICT (uuid) DO UPDATE SET expires = excluded.expires WHERE kosmos_request_ids.expires < ?"
+)
+"""Record a request id, unless it is recorded and not yet forgotten (then no row changes: a replay)."""
+REQUEST_ID_SWEEP_SECONDS = 1.0
+"""How often (at most) forgotten request ids are deleted; one that is not deleted yet counts as absent."""
+
 FILL_COUNTS = (
     "INSERT INTO kosmos_event_counts SELECT tenant_id, community_id, event_name, COUNT(*)"
     " FROM kosmos_events GROUP BY tenant_id, community_id, event_name",
@@ -190,6 +198,7 @@ class KosmosStore:
     def __init__(self, db: Database, clock: Callable[[], float]) -> None:
         self.db = db
         self.clock = clock
+        self._swept_until = float("-inf")
         db.migrate(SCHEMA + BUCKETS_SCHEMA)
         db.watch("kosmos_service_keys")
         db.watch("kosmos_licenses")
@@ -334,10 +343,12 @@ class KosmosStore:
         False if the id is already recorded (a replay): then nothing is written. The id is kept
         ``keep_after`` seconds longer, so a clock stepped by less than that cannot bring it back.
         """
-        now = self.clock()
+        forgotten_before = self.clock() - keep_after
         with self.db.transaction() as tx:
-            tx.execute("DELETE FROM kosmos_request_ids WHERE expires < ?", (now - keep_after,))
-            cursor = tx.execute("INSERT OR IGNORE INTO kosmos_request_ids VALUES (?, ?)", (request_uuid, expires))
+            if forgotten_before >= self._swept_until + REQUEST_ID_SWEEP_SECONDS or forgotten_before < self._swept_until:
+                tx.execute("DELETE FROM kosmos_request_ids WHERE expires < ?", (forgotten_before,))
+                self._swept_until = forgotten_before
+            cursor = tx.execute(REMEMBER_REQUEST_ID, (request_uuid, expires, forgotten_before))
             if cursor.rowcount != 1:
                 return False
             if then is not None:
