@@ -73,8 +73,9 @@ def _translated() -> Iterator[None]:
 class _Batch:
     """The write transactions of requests answered in one turn of an event loop, committed as one.
 
-    Each request's statements run in a savepoint of one SQLite transaction, so a request that
-    fails undoes only its own; each waits (:func:`mockserver.waits.wait_for`) for the one COMMIT
+    The first request's statements open one SQLite transaction, each later request's run in a
+    savepoint of it (a savepoint copies the pages it changes, so the first goes without), and a
+    request that fails undoes only its own; each waits (:func:`mockserver.waits.wait_for`) for the one COMMIT
     that makes them all durable, or for the error that stored none of them.
     """
 
@@ -276,13 +277,19 @@ class Database:
             batch = self._begin(grouped=True)
             try:
                 assert batch is not None
+                first = not batch.waiters  # alone in the transaction so far: no savepoint needed
                 outcome = batch.join()
-                self._conn.execute("SAVEPOINT request")
+                if not first:
+                    self._conn.execute("SAVEPOINT request")
                 try:
                     yield self._conn
-                    self._conn.execute("RELEASE request")
+                    if not first:
+                        self._conn.execute("RELEASE request")
                 except BaseException as exc:
-                    self._undo_request(batch, exc)
+                    if first:
+                        self._end_batch(batch, exc)
+                    else:
+                        self._undo_request(batch, exc)
                     raise
             finally:
                 self._lock.release()

@@ -124,6 +124,12 @@ def test_a_request_that_fails_undoes_only_its_own_writes(bridge: WsgiOnLoop) -> 
     assert stored(bridge) == {"a", "c"}
 
 
+def test_the_first_request_of_a_batch_that_fails_undoes_only_its_own_writes(bridge: WsgiOnLoop) -> None:
+    statuses, commits = commits_during(bridge, ("PUT", "/failing/a"), ("PUT", "/items/b"), ("PUT", "/items/c"))
+    assert statuses == [422, 200, 200] and commits == 1
+    assert stored(bridge) == {"b", "c"}
+
+
 def test_a_reader_never_sees_writes_that_are_not_committed(bridge: WsgiOnLoop) -> None:
     async def write_then_read() -> list[Any]:
         writes = [call(bridge, scope_of("PUT", f"/items/w{n}")) for n in range(3)]
