@@ -75,8 +75,8 @@ class _Batch:
 
     The first request's statements open one SQLite transaction, each later request's run in a
     savepoint of it (a savepoint copies the pages it changes, so the first goes without), and a
-    request that fails undoes only its own; each waits (:func:`mockserver.waits.wait_for`) for the one COMMIT
-    that makes them all durable, or for the error that stored none of them.
+    request that fails undoes only its own; each waits (:func:`mockserver.waits.wait_for`) for
+    the one COMMIT that makes them all durable, or for the error that stored none of them.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -223,10 +223,8 @@ class Database:
         with self._lock:
             checked = _checked_in_request.get()
             if checked is None or id(self) not in checked or self._generations_stale:
-                try:
+                with _translated():
                     self._read_generations()
-                except sqlite3.Error as exc:
-                    raise storage_error(exc) or exc from exc
                 if checked is not None:
                     checked.add(id(self))
             generation = self._generation_snapshot.get(table, 0)
