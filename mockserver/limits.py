@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from flask import Config, Request, current_app
+from flask import Config, Request
 
-from mockserver.backend import current_backend
 from mockserver.errors import HeaderFieldsTooLarge, PayloadTooLarge, RequestValidationError, TooManyRequests
+
+if TYPE_CHECKING:
+    from mockserver.vendor import Exchange
 
 __all__ = ["bound_streamed_body", "check_headers", "check_rate"]
 
@@ -70,15 +73,15 @@ def _spelled(environ_name: str) -> str:
     return environ_name.lower().replace("_", "-")
 
 
-def check_rate(subject: str | Callable[[], str], who: str) -> None:
+def check_rate(exchange: Exchange, subject: str | Callable[[], str], who: str) -> None:
     """Count a request of ``subject`` (``who`` names it for the caller); 429 when over the rate limit.
 
     ``subject`` may be a function, called only when a limit is set.
     """
-    limit = int(current_app.config["RATE_LIMIT"])
+    limit = int(exchange.config["RATE_LIMIT"])
     if limit <= 0:
         return
-    window = float(current_app.config["RATE_LIMIT_WINDOW"])
-    wait = current_backend().rate.hit(subject if isinstance(subject, str) else subject(), limit, window)
+    window = float(exchange.config["RATE_LIMIT_WINDOW"])
+    wait = exchange.backend.rate.hit(subject if isinstance(subject, str) else subject(), limit, window)
     if wait is not None:
         raise TooManyRequests(f"rate limit of {limit} requests per {window:g} s exceeded for this {who}", wait)

@@ -201,12 +201,16 @@ class OpenApiSpec:
         if error is not None:
             raise RequestValidationError(_describe(error, where))
 
-    def bind(self, blueprint: Blueprint, handlers: Mapping[str, Callable[..., Any]]) -> None:
-        """Route every operation to its handler; refuse to start if the two sets differ."""
+    def check_handlers(self, handlers: Mapping[str, Callable[..., Any]]) -> None:
+        """Raise ValueError unless ``handlers`` has one handler per operation, by operationId, and no other."""
         missing = sorted(set(self.operations) - set(handlers))
         extra = sorted(set(handlers) - set(self.operations))
         if missing or extra:
             raise ValueError(f"{self.uri}: operations without handler {missing}, handlers without operation {extra}")
+
+    def bind(self, blueprint: Blueprint, handlers: Mapping[str, Callable[..., Any]]) -> None:
+        """Route every operation to its handler; refuse to start if the two sets differ."""
+        self.check_handlers(handlers)
         for op_id, op in self.operations.items():
             blueprint.add_url_rule(op.flask_rule, endpoint=op_id, view_func=handlers[op_id], methods=[op.method])
 

@@ -18,13 +18,14 @@ import hmac
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
 import jwt
-from flask import Response, g, request
+from flask import Request, Response, request
 
 from eventclient import jws, kosmos_crypto
 from eventclient.exceptions import CryptoError, InvalidKeyEncoding, SignatureInvalid
@@ -39,6 +40,7 @@ from mockserver.tenduke import feed as tenduke_feed
 from mockserver.tenduke import routes as tenduke_routes
 from mockserver.tenduke import store as tenduke_store
 from mockserver.tenduke.store import FeedKey, TenDukeStore
+from mockserver.vendor import Exchange, Pipeline
 
 __all__ = ["BROKEN", "Broken", "broken_mock"]
 
@@ -71,7 +73,7 @@ SEEN, BUILD, LOAD_PRIVATE = KosmosStore.request_id_seen, kosmos_events.build_eve
 VERIFY, CHECK_TIMES, CHECK_HEADER = jws.verify_jws, jws._check_times, jws._check_header
 READ_PAGE, AUTHORIZE, EVENTS_OF = tenduke_routes.read_page, tenduke_routes._authorize, tenduke_routes._events_of
 PAGE, KEY_RING, PUT_EVENTS = TenDukeStore.page, TenDukeStore.key_ring, TenDukeStore.put_events
-INSTRUCTIONS = tenduke_feed.FeedPage.instructions
+INSTRUCTIONS, RESPOND = tenduke_feed.FeedPage.instructions, Pipeline._respond
 
 
 def _unsigned(token: str) -> tuple[dict[str, Any], bytes]:
@@ -126,9 +128,14 @@ def _trust_embedded_jwk(token: str, header: dict[str, Any], exc: CryptoError) ->
     return False
 
 
+CURRENT: ContextVar[Request] = ContextVar("broken_request")
+"""The request being answered, for the variants (set around the vendor pipeline and Flask's hooks)."""
+STASHED_LICENSE: ContextVar[str] = ContextVar("broken_license")
+
+
 def _json_hook(path_prefix: str, change: Callable[[Any], Any]) -> Callable[[Response], Response]:
     def hook(response: Response) -> Response:
-        if response.status_code == 200 and request.path.startswith(path_prefix) and response.get_data():
+        if response.status_code == 200 and CURRENT.get().path.startswith(path_prefix) and response.get_data():
             response.set_data(json.dumps(change(json.loads(response.get_data()))))
         return response
 
@@ -136,14 +143,14 @@ def _json_hook(path_prefix: str, change: Callable[[Any], Any]) -> Callable[[Resp
 
 
 def _put_returns_body(response: Response) -> Response:
-    if response.status_code == 200 and request.path == "/put":
+    if response.status_code == 200 and CURRENT.get().path == "/put":
         response.set_data(b'{"status":"stored"}')
     return response
 
 
 def _status_hook(path_prefix: str, old: int, new: int) -> Callable[[Response], Response]:
     def hook(response: Response) -> Response:
-        if response.status_code == old and request.path.startswith(path_prefix):
+        if response.status_code == old and CURRENT.get().path.startswith(path_prefix):
             response.status_code = new
         return response
 
@@ -181,7 +188,7 @@ def _remember_per(part: Callable[[], str]) -> Patches:
 
 
 def _stash_license(store: Any, license_key: str, now: float, seen: Any = None) -> License:
-    g.broken_license = license_key
+    STASHED_LICENSE.set(license_key)
     return VALID(store, license_key, now, seen)
 
 
@@ -319,12 +326,12 @@ def _refuse_hex_ivs(value: str, key: bytes, name: str) -> str:
     return DECRYPT(value, key, name)
 
 
-def _batch_not_atomic(payload: bytes) -> list[dict[str, Any]]:
+def _batch_not_atomic(x: Exchange, payload: bytes) -> list[dict[str, Any]]:
     value = json.loads(payload)
     kept = []
     for event in value if isinstance(value, list) else [value]:
         with contextlib.suppress(Exception):
-            kept.extend(EVENTS_OF(json.dumps(event).encode()))
+            kept.extend(EVENTS_OF(x, json.dumps(event).encode()))
     return kept
 
 
@@ -352,18 +359,20 @@ def _counts_unknown(self: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     return {**older, "count": -1}, {**newer, "count": -1}
 
 
-def _claim_prefix(feed: FeedKey) -> None:
+def _claim_prefix(x: Exchange, feed: FeedKey) -> None:
     try:
-        AUTHORIZE(feed)
+        AUTHORIZE(x, feed)
     except tenduke_routes.FeedForbidden:
-        claims = json.loads(base64.urlsafe_b64decode(request.headers["Authorization"].split()[1].split(".")[1] + "=="))
+        claims = json.loads(
+            base64.urlsafe_b64decode(x.request.headers["Authorization"].split()[1].split(".")[1] + "==")
+        )
         if not any(feed.name.startswith(name) and value is True for name, value in claims.items()):
             raise
 
 
-def _authorize_any_feed(feed: FeedKey) -> None:
+def _authorize_any_feed(x: Exchange, feed: FeedKey) -> None:
     with contextlib.suppress(tenduke_routes.FeedForbidden):
-        AUTHORIZE(feed)
+        AUTHORIZE(x, feed)
 
 
 def _object_feed_by_type(self: FeedKey) -> tuple[str, list[Any]]:
@@ -434,12 +443,12 @@ BROKEN: dict[str, Broken] = {
     ),
     "accept_replays": Broken("1Kosmos: a request id may be used again", _remember_per(lambda: str(uuid.uuid4()))),
     "replay_per_key_pair": Broken(
-        "1Kosmos: replay protection is per caller key pair", _remember_per(lambda: request.headers["publickey"])
+        "1Kosmos: replay protection is per caller key pair", _remember_per(lambda: CURRENT.get().headers["publickey"])
     ),
     "replay_per_license": Broken(
         "1Kosmos: replay protection is per license",
         lambda server: [
-            *_remember_per(lambda: g.broken_license)(server),
+            *_remember_per(STASHED_LICENSE.get)(server),
             mock.patch.object(kosmos_auth, "valid_license", _stash_license),
         ],
     ),
@@ -466,7 +475,7 @@ BROKEN: dict[str, Broken] = {
     ),
     "plain_license_unchecked": Broken(
         "1Kosmos: healthz and environment ignore the plain licensekey",
-        _patch(kosmos_routes, "_check_plain_license", lambda: None),
+        _patch(kosmos_routes, "_check_plain_license", lambda x: None),
     ),
     # 1Kosmos: authorisation and isolation
     "unknown_service_key_400": Broken(
@@ -606,9 +615,25 @@ def broken_mock(name: str, **kwargs: Any) -> Iterator[MockServer]:
         raise ValueError(f"unknown broken variant {name!r}; known: {', '.join(sorted(BROKEN))}")
     variant = BROKEN[name]
     server = MockServer(config={**kwargs.pop("config", {}), **variant.config}, **kwargs)
-    if variant.hook is not None:
-        server.app.after_request(variant.hook)
+    hook = variant.hook or (lambda response: response)
+
+    def respond(pipeline: Pipeline, exchange: Exchange, *args: Any) -> Response:
+        token = CURRENT.set(exchange.request)
+        try:
+            return hook(RESPOND(pipeline, exchange, *args))  # before the journal, as an after-request hook
+        finally:
+            CURRENT.reset(token)
+
+    def after_request(response: Response) -> Response:
+        token = CURRENT.set(request._get_current_object())  # type: ignore[attr-defined]
+        try:
+            return hook(response)
+        finally:
+            CURRENT.reset(token)
+
+    server.app.after_request(after_request)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.object(Pipeline, "_respond", respond))
         for patch in variant.patches(server):
             stack.enter_context(patch)
         with server:

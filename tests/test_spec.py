@@ -13,6 +13,7 @@ from mockserver.admin import routes as admin_routes
 from mockserver.kosmos import routes as kosmos_routes
 from mockserver.spec import SPEC_DIR, OpenApiSpec, load_spec
 from mockserver.tenduke import routes as tenduke_routes
+from mockserver.vendor import VendorRoutes
 
 SPEC_FILES = sorted(SPEC_DIR.glob("*.yaml"))
 HANDLER_TABLES = {
@@ -46,6 +47,23 @@ def test_binding_refuses_a_spec_the_handlers_do_not_follow() -> None:
         spec.bind(Blueprint("t", __name__), kosmos_routes.HANDLERS)
     with pytest.raises(ValueError, match="getHealthz"):
         spec.bind(Blueprint("t", __name__), {"newOperation": lambda: None})
+    with pytest.raises(ValueError, match="newOperation"):
+        VendorRoutes().add(spec, kosmos_routes.HANDLERS)
+
+
+def test_vendor_routes_match_as_flask_does() -> None:
+    """Fixed paths before templates; a template segment is one non-empty segment; HEAD is routed as GET."""
+    routes = VendorRoutes()
+    routes.add(load_spec("kosmos-events"), kosmos_routes.HANDLERS)
+    routes.add(load_spec("tenduke-events"), tenduke_routes.HANDLERS)
+    found = routes.match("PUT", "/events/tenant/t 1/community/c/event/e")
+    assert found is not None and found[0].operation.operation_id == "createEvent"
+    assert found[1] == {"tenantId": "t 1", "communityId": "c", "eventName": "e"}
+    assert routes.match("HEAD", "/events/healthz")[0].operation.operation_id == "getHealthz"  # type: ignore[index]
+    assert routes.match("GET", "/get/a/b")[0].operation.operation_id == "getObjectFeed"  # type: ignore[index]
+    for method, path in [("GET", "/events/tenant//community/c/event/e"), ("PUT", "/events/healthz"),
+                         ("GET", "/events/healthz/"), ("GET", "/get/a/b/c"), ("OPTIONS", "/put")]:  # fmt: skip
+        assert routes.match(method, path) is None, (method, path)
 
 
 def test_app_routes_match_the_spec_paths(app) -> None:
