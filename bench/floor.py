@@ -9,7 +9,8 @@ no error mapping (every request here is valid): a plain WSGI function served exa
 is (``serve --workers 1``: uvicorn and the workers' bridge, so its writes are group-committed as
 the mock's are), on the same pinned core as the mock and Prism, with wrk on the other core, as
 bench/run.py measures them. It is an experiment, not a server: the gap between it and the mock
-is what Flask and the mock's own per-request layers cost.
+is what the mock's own per-request layers cost (mockserver/vendor.py: routing, fault rules, CORS,
+error mapping).
 """
 
 from __future__ import annotations
