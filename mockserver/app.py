@@ -24,7 +24,7 @@ from mockserver.limits import bound_streamed_body, check_headers
 from mockserver.settings import load_settings
 from mockserver.spec import SPEC_DIR, load_spec
 from mockserver.tenduke import routes as tenduke_routes
-from mockserver.vendor import Pipeline, VendorRoutes
+from mockserver.vendor import Pipeline, VendorRoutes, json_answer
 from mockserver.waits import pause
 
 __all__ = ["api_of", "create_app"]
@@ -33,16 +33,10 @@ log = logging.getLogger("eventdouble")
 SPECS = ("kosmos-events", "tenduke-events", "admin")
 
 
-def _json_answer(app: Flask, body: Any, status: int) -> Response:
-    response = app.json.response(body)
-    response.status_code = status
-    return response
-
-
 def _render(request: Request, app: Flask, record: Any, status: int, message: str, code: str | None = None) -> Response:
     """The error body in the format of the API the request was for; ``record`` keeps the first reason."""
     record.refusal = getattr(record, "refusal", None) or message
-    return _json_answer(app, error_body(request.path, status, message, code), status)
+    return json_answer(app, error_body(request.path, status, message, code), status)
 
 
 def _refusal(request: Request, app: Flask, record: Any, exc: Exception) -> Response:
@@ -61,7 +55,7 @@ def _refusal(request: Request, app: Flask, record: Any, exc: Exception) -> Respo
 def _api_error_answer(request: Request, app: Flask, record: Any, exc: ApiError) -> Response:
     record.refusal = getattr(exc, "why", None) or exc.message
     if (own := exc.body()) is not None:
-        return _json_answer(app, own, exc.status)
+        return json_answer(app, own, exc.status)
     code = exc.code if type(exc).code != ApiError.code else None
     response = _render(request, app, record, exc.status, exc.message, code)
     if exc.retry_after is not None:

@@ -24,7 +24,7 @@ from mockserver import db
 from mockserver.backend import Backend, backend_of
 from mockserver.spec import OpenApiSpec, Operation, ValidatedRequest
 
-__all__ = ["Exchange", "Handler", "Pipeline", "VendorRoutes"]
+__all__ = ["Exchange", "Handler", "Pipeline", "VendorRoutes", "json_answer"]
 
 
 @dataclass(eq=False, slots=True)
@@ -51,10 +51,15 @@ class Exchange:
         return self.app.config
 
     def json(self, body: Any, status: int = 200) -> Response:
-        """``body`` as the JSON answer, the app's JSON as Flask's ``jsonify`` writes it."""
-        response = self.app.json.response(body)
-        response.status_code = status
-        return response
+        """``body`` as the JSON answer."""
+        return json_answer(self.app, body, status)
+
+
+def json_answer(app: Flask, body: Any, status: int) -> Response:
+    """``body`` as a JSON answer with ``status``, written by the app's JSON as Flask's ``jsonify`` does."""
+    response = app.json.response(body)
+    response.status_code = status
+    return response
 
 
 Handler = Callable[..., Response]
