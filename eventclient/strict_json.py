@@ -20,8 +20,6 @@ MAX_DEPTH = 32
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
-_ESCAPED_SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
-_UTF8_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
 
 
 class JsonRefused(ValueError):
@@ -51,17 +49,21 @@ def _check_string(value: str, where: str) -> None:
         raise JsonRefused(f"{where or 'the value'}: a string holds a lone surrogate (not Unicode text)")
 
 
-def _may_hold_surrogates(data: str | bytes) -> bool:
-    r"""Whether the text could decode to a string with a surrogate; False is certain, True a maybe.
+def _may_hold_surrogates(text: str) -> bool:
+    r"""Whether the decoded text could give a string with a surrogate; False is certain, True a maybe.
 
-    ``json.loads`` makes surrogates from ``\uD800``-style escapes, and from UTF-8 bytes of
-    surrogates (it decodes with ``surrogatepass``); a text with neither needs no string checks.
+    ``json.loads`` makes surrogates from ``\uD800``-style escapes, and keeps those of the text
+    itself (bytes are decoded with ``surrogatepass``); a text with neither needs no string checks.
+    An ASCII text (known without reading it) holds no surrogate itself.
     """
-    if isinstance(data, str):
-        return bool(_SURROGATE.search(data) or _ESCAPED_SURROGATE.search(data))
-    if json.detect_encoding(data) != "utf-8":
+    if not text.isascii() and _SURROGATE.search(text):
         return True
-    return bool(_UTF8_SURROGATE.search(data) or _ESCAPED_SURROGATE_BYTES.search(data))
+    return "\\u" in text and _ESCAPED_SURROGATE.search(text) is not None
+
+
+def _may_nest_deeper(text: str, max_depth: int) -> bool:
+    """Whether the text may nest ``max_depth`` levels: each level opens with a bracket or a brace."""
+    return text.count("[") + text.count("{") >= max_depth
 
 
 def _check_depth(value: Any, max_depth: int) -> None:
@@ -113,15 +115,16 @@ def _text(data: str | bytes) -> str:
 def loads(data: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
     """Parse ``data`` (UTF-8 if bytes); :class:`JsonRefused` for anything but strict, finite, shallow JSON."""
     try:
-        value = _DECODER.decode(_text(data))
+        text = _text(data)
+        value = _DECODER.decode(text)
     except JsonRefused:
         raise
     except RecursionError:
         raise JsonRefused(f"nested more than {max_depth} levels deep") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise JsonRefused(str(exc)) from exc
-    if _may_hold_surrogates(data):
+    if _may_hold_surrogates(text):
         _check(value, max_depth)
-    elif type(value) is dict or type(value) is list:
+    elif _may_nest_deeper(text, max_depth):
         _check_depth(value, max_depth)
     return value

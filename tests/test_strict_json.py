@@ -1,5 +1,5 @@
-"""eventclient.strict_json: what it refuses, and that its fast path (no string walk when the text
-cannot hold a surrogate) decides exactly as the full walk does."""
+"""eventclient.strict_json: what it refuses, and that its fast paths (no string walk when the text
+cannot hold a surrogate, no depth walk when it has too few brackets) decide exactly as the full walk does."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def refused(data: str | bytes) -> bool:
 
 
 @settings(max_examples=300, deadline=None)
-@given(VALUES, st.booleans(), st.sampled_from(["str", "utf-8", "utf-8 surrogatepass"]))
+@given(VALUES, st.booleans(), st.sampled_from(["str", "utf-8", "utf-8 surrogatepass", "utf-16-le surrogatepass"]))
 def test_the_fast_path_refuses_exactly_what_the_full_walk_refuses(value: Any, ascii_only: bool, form: str) -> None:
     text = json.dumps(value, ensure_ascii=ascii_only)
     if form == "str":
@@ -51,8 +51,21 @@ def test_the_fast_path_refuses_exactly_what_the_full_walk_refuses(value: Any, as
         except UnicodeEncodeError:
             return  # a raw lone surrogate has no UTF-8 form
     else:
-        data = text.encode("utf-8", "surrogatepass")
+        data = text.encode(form.split()[0], "surrogatepass")
     assert refused(data) == full_walk_refuses(value)
+
+
+def nested(depth: int, filler: str = "") -> str:
+    """``depth`` arrays, one in another, the innermost holding the string ``filler``."""
+    return "[" * depth + json.dumps(filler) + "]" * depth
+
+
+@pytest.mark.parametrize("filler", ["", "[" * 40, "{" * 20 + "[" * 20])
+def test_depth_is_judged_by_the_nesting_not_by_brackets_in_strings(filler: str) -> None:
+    """33 levels are refused and 32 accepted, whether or not strings hold brackets too."""
+    assert refused(nested(33, filler))
+    assert strict_json.loads(nested(32, filler)) == json.loads(nested(32, filler))
+    assert strict_json.loads(nested(2, filler)) == [[filler]]
 
 
 @pytest.mark.parametrize(
