@@ -76,7 +76,7 @@ def guard_admin(request: Request, config: Config) -> None:
 
 def _allowed_origin(request: Request, config: Config) -> str | None:
     """The request's ``Origin`` if CORS is on for it and the path is a vendor API's."""
-    origin = request.headers.get("Origin")
+    origin = request.environ.get("HTTP_ORIGIN")
     if origin is None or api_of(request.path) not in ("kosmos", "tenduke"):
         return None
     allowed = list(config["CORS_ORIGINS"])

@@ -219,9 +219,14 @@ class OpenApiSpec:
         headers = request.headers
         _check_security(op, headers)
         result = ValidatedRequest()
-        for location, source in (("path", view_args), ("query", request.args), ("header", headers)):
+        for location in ("path", "query", "header"):
             values = {}
-            for param in op.params[location]:
+            params = op.params[location]
+            if not params:  # the query string is parsed only for an operation that has query parameters
+                setattr(result, location, values)
+                continue
+            source = view_args if location == "path" else request.args if location == "query" else headers
+            for param in params:
                 value = source.get(param.name)
                 if value is not None:
                     values[param.name] = _coerce(value, param.schema)

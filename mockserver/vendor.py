@@ -24,7 +24,7 @@ from mockserver import db
 from mockserver.backend import Backend, backend_of
 from mockserver.spec import OpenApiSpec, Operation, ValidatedRequest
 
-__all__ = ["Exchange", "Handler", "Pipeline", "VendorRoutes", "json_answer"]
+__all__ = ["Exchange", "Handler", "Pipeline", "VendorRoutes", "empty_answer", "json_answer"]
 
 
 @dataclass(eq=False, slots=True)
@@ -53,6 +53,11 @@ class Exchange:
     def json(self, body: Any, status: int = 200) -> Response:
         """``body`` as the JSON answer."""
         return json_answer(self.app, body, status)
+
+
+def empty_answer(status: int = 200) -> Response:
+    """An answer without a body, typed ``text/plain`` as Flask's default (said here, werkzeug need not look)."""
+    return Response(status=status, mimetype="text/plain")
 
 
 def json_answer(app: Flask, body: Any, status: int) -> Response:

@@ -355,6 +355,19 @@ def test_a_replayed_request_that_is_also_invalid_is_refused_as_a_replay(
     assert_refused(replayed_and_invalid, 401, "already used")
 
 
+def test_a_replay_is_refused_as_one_before_the_license_reach_and_the_body_are_judged(
+    client: FlaskClient, signer: KosmosSigner, make_license: Any
+) -> None:
+    """A used request id sent elsewhere (a tenant the license does not reach, with a bad body) is a replay."""
+    headers = signer.headers(make_license("community", tenantId="t1", communityId="c1"))
+    assert client.put(EVENT_URL, headers=headers, json={"data": signer.seal({"type": "x"})}).status_code == 200
+    elsewhere = EVENT_URL.replace("/t1/", "/t2/")
+    assert_refused(client.put(elsewhere, headers=headers, json={"data": signer.seal({"no": "type"})}), 401, "already")
+    fresh = signer.headers(make_license("community", tenantId="t1", communityId="c1"))
+    assert_refused(client.put(elsewhere, headers=fresh, json={"data": signer.seal({"type": "x"})}), 403, "tenant t2")
+    assert len(stored_events(client)) == 1
+
+
 def test_a_refused_request_records_nothing_so_its_request_id_stays_usable(
     client: FlaskClient, signer: KosmosSigner, make_license: Any
 ) -> None:

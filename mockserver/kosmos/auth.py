@@ -29,6 +29,7 @@ __all__ = [
     "commit_request",
     "echo_text",
     "parse_request_id",
+    "replay_refusal",
     "valid_license",
     "verify_caller",
 ]
@@ -149,6 +150,8 @@ def verify_caller(
     The spec validator has already checked that the three are present and non-empty, and the
     app that no header is over the size limit. ``seen`` gets what was learnt on the way, for the
     journal: the request id as echoed and the license's key id, also when the request is refused.
+    Whether the request id was used before is not asked here: :func:`commit_request` finds out
+    when it records it, and :func:`replay_refusal` for a request refused before that.
     """
     public_text = headers.get("publickey", "").strip()
     try:
@@ -170,16 +173,26 @@ def verify_caller(
     ticket = None
     if replay_protection:
         ticket = RequestTicket(canonical_uuid(request_id["uuid"]), float(request_id["ts"]) + window, replay_memory)
-        if store.request_id_seen(ticket.request_uuid, replay_memory):
-            raise ReplayedRequestId(f"requestid: uuid {request_id['uuid']} was already used")
     return Caller(key, record, request_id, echoed, ticket)
+
+
+def replay_refusal(store: KosmosStore, caller: Caller) -> ReplayedRequestId | None:
+    """The refusal of the caller's request as a replay, if its request id is recorded; else None.
+
+    Whether a request is a replay is known for certain when its request id is recorded
+    (:func:`commit_request`); a request refused before that asks here, since a replay's
+    refusal comes before any other found after the license (the documented precedence).
+    """
+    ticket = caller.ticket
+    if ticket is None or not store.request_id_seen(ticket.request_uuid, ticket.keep_after):
+        return None
+    return ReplayedRequestId(f"requestid: uuid {caller.request_id['uuid']} was already used")
 
 
 def commit_request(store: KosmosStore, caller: Caller, write: Write | None = None) -> None:
     """Record the caller's request id and run ``write``, in one transaction.
 
-    A request id recorded by a concurrent request since :func:`verify_caller` saw it free is a
-    replay: refused, and nothing is written.
+    A request id already recorded (and not yet forgotten) is a replay: refused, and nothing is written.
     """
     ticket = caller.ticket
     if ticket is None:

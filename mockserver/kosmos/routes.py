@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Response
@@ -11,19 +13,26 @@ from flask import Response
 from eventclient import kosmos_crypto
 from eventclient.exceptions import CryptoError
 from mockserver.db import Write
-from mockserver.kosmos.auth import Caller, commit_request, valid_license, verify_caller
-from mockserver.kosmos.errors import KosmosError, LicenseForbidden, ServiceKeyNotFound
+from mockserver.errors import ApiError
+from mockserver.kosmos.auth import Caller, commit_request, replay_refusal, valid_license, verify_caller
+from mockserver.kosmos.errors import KosmosError, LicenseForbidden, ReplayedRequestId, ServiceKeyNotFound
 from mockserver.kosmos.events import build_event, check_query_bounds, open_event_data, parse_event_time
 from mockserver.limits import check_rate
-from mockserver.vendor import Exchange
+from mockserver.vendor import Exchange, empty_answer
 
 __all__ = ["BUILD_TIME", "HANDLERS"]
 
 BUILD_TIME = 1763856000  # epoch seconds of this build; the "dob" part of healthz's version
 
 
-def _authenticate(x: Exchange, tenant_id: str | None = None, community_id: str | None = None) -> Caller:
-    """Verify the three headers, then the license's right to this operation."""
+@contextmanager
+def _signed(x: Exchange, tenant_id: str | None = None, community_id: str | None = None) -> Iterator[Caller]:
+    """The verified caller of a signed operation, allowed to call it; the block answers the request.
+
+    Any refusal once the caller is known (its rate, its license's reach, its body) is a replay's
+    refusal if its request id was used: a replay is refused before anything else found after the
+    license, whatever else is wrong with it. Accepted requests learn it when the id is recorded.
+    """
     backend, config = x.backend, x.config
     caller = verify_caller(
         x.request.headers,
@@ -34,12 +43,17 @@ def _authenticate(x: Exchange, tenant_id: str | None = None, community_id: str |
         replay_memory=float(config["REPLAY_MEMORY"]),
         seen=x.seen,
     )
-    check_rate(x, f"kosmos:{caller.license.key_id}", "license")
-    level = x.operation.extension("x-required-auth-level", "community")
-    why = caller.license.allows(level, tenant_id, community_id)
-    if why:
-        raise LicenseForbidden(why)
-    return caller
+    try:
+        check_rate(x, f"kosmos:{caller.license.key_id}", "license")
+        level = x.operation.extension("x-required-auth-level", "community")
+        why = caller.license.allows(level, tenant_id, community_id)
+        if why:
+            raise LicenseForbidden(why)
+        yield caller
+    except ApiError as exc:
+        if isinstance(exc, ReplayedRequestId) or (replay := replay_refusal(backend.kosmos, caller)) is None:
+            raise
+        raise replay from exc
 
 
 def _answer(x: Exchange, caller: Caller, body: Any = None, status: int = 200, write: Write | None = None) -> Response:
@@ -47,7 +61,7 @@ def _answer(x: Exchange, caller: Caller, body: Any = None, status: int = 200, wr
 
     The answer is built first: nothing is stored unless it can be sent.
     """
-    response = x.json(body, status) if body is not None else Response(status=status)
+    response = x.json(body, status) if body is not None else empty_answer(status)
     response.headers["requestid"] = caller.request_id_text
     commit_request(x.backend.kosmos, caller, write)
     return response
@@ -80,20 +94,20 @@ def get_public_keys(x: Exchange) -> Response:
 
 
 def get_service_keys(x: Exchange) -> Response:
-    caller = _authenticate(x)
-    return _answer(x, caller, [k.public_view() for k in x.backend.kosmos.service_keys()])
+    with _signed(x) as caller:
+        return _answer(x, caller, [k.public_view() for k in x.backend.kosmos.service_keys()])
 
 
 def reset_service_key(x: Exchange, keyId: str) -> Response:  # noqa: N803 - the spec's parameter name
-    caller = _authenticate(x)
     store = x.backend.kosmos
-    key = store.new_service_key(keyId)
 
     def rotate(tx: sqlite3.Connection) -> None:
         if not store.replace_service_key(tx, key):
             raise ServiceKeyNotFound(f"no service key with keyId {keyId}")
 
-    return _answer(x, caller, key.public_view(), write=rotate)
+    with _signed(x) as caller:
+        key = store.new_service_key(keyId)
+        return _answer(x, caller, key.public_view(), write=rotate)
 
 
 def ecdsa_helper(x: Exchange, method: str) -> Response:
@@ -134,39 +148,38 @@ def get_service_directory(x: Exchange) -> Response:
 
 
 def create_event(x: Exchange, tenantId: str, communityId: str, eventName: str) -> Response:  # noqa: N803
-    caller = _authenticate(x, tenantId, communityId)
-    data = open_event_data(x.checked.body["data"], caller.shared_key)
-    x.spec.check("/components/schemas/EventData", data, "data")
     backend = x.backend
-    event = build_event(
-        data,
-        tenant_id=tenantId,
-        community_id=communityId,
-        event_name=eventName,
-        request_id=caller.request_id,
-        now=backend.clock(),
-    )
-    return _answer(x, caller, write=lambda tx: backend.kosmos.write_event(tx, event))
+    with _signed(x, tenantId, communityId) as caller:
+        data = open_event_data(x.checked.body["data"], caller.shared_key)
+        x.spec.check("/components/schemas/EventData", data, "data")
+        event = build_event(
+            data,
+            tenant_id=tenantId,
+            community_id=communityId,
+            event_name=eventName,
+            request_id=caller.request_id,
+            now=backend.clock(),
+        )
+        return _answer(x, caller, write=lambda tx: backend.kosmos.write_event(tx, event))
 
 
 def query_events(x: Exchange, tenantId: str, communityId: str) -> Response:  # noqa: N803
-    caller = _authenticate(x, tenantId, communityId)
     query = x.checked.body
-    bounds = {k: int(parse_event_time(query[k]) * 1000) for k in ("from", "to") if k in query}
-    check_query_bounds(bounds, int(x.backend.clock() * 1000), int(x.config["QUERY_HISTORY_DAYS"]))
     page_size, page_index = query.get("pSize", 25), query.get("pIndex", 0)
-    page = x.backend.kosmos.query_events(
-        tenantId,
-        communityId,
-        page_size=page_size,
-        page_index=page_index,
-        start_ms=bounds.get("from"),
-        end_ms=bounds.get("to"),
-        event_name=query.get("query", {}).get("event_name"),
-    )
-    return _answer(
-        x, caller, {"page": {"total": page.total, "pSize": page_size, "pIndex": page_index}, "data": page.events}
-    )
+    with _signed(x, tenantId, communityId) as caller:
+        bounds = {k: int(parse_event_time(query[k]) * 1000) for k in ("from", "to") if k in query}
+        check_query_bounds(bounds, int(x.backend.clock() * 1000), int(x.config["QUERY_HISTORY_DAYS"]))
+        page = x.backend.kosmos.query_events(
+            tenantId,
+            communityId,
+            page_size=page_size,
+            page_index=page_index,
+            start_ms=bounds.get("from"),
+            end_ms=bounds.get("to"),
+            event_name=query.get("query", {}).get("event_name"),
+        )
+        page_info = {"total": page.total, "pSize": page_size, "pIndex": page_index}
+        return _answer(x, caller, {"page": page_info, "data": page.events})
 
 
 HANDLERS = {

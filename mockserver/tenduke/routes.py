@@ -13,7 +13,7 @@ from mockserver.limits import check_rate
 from mockserver.tenduke.errors import FeedForbidden, InvalidEvent, InvalidJws, InvalidToken, TooManyEvents
 from mockserver.tenduke.feed import read_page
 from mockserver.tenduke.store import FeedKey
-from mockserver.vendor import Exchange
+from mockserver.vendor import Exchange, empty_answer
 
 __all__ = ["HANDLERS"]
 
@@ -51,7 +51,7 @@ def put_events(x: Exchange) -> Response:
         raise InvalidJws(str(exc)) from exc
     _check_client_rate(x, verified.key_id)
     backend.tenduke.put_events(_events_of(x, verified.payload))
-    return Response(status=200)
+    return empty_answer()
 
 
 def _authorize(x: Exchange, feed: FeedKey) -> None:
