@@ -24,7 +24,7 @@ from mockserver.limits import bound_streamed_body, check_headers
 from mockserver.settings import load_settings
 from mockserver.spec import SPEC_DIR, load_spec
 from mockserver.tenduke import routes as tenduke_routes
-from mockserver.vendor import Pipeline, VendorRoutes, json_answer
+from mockserver.vendor import Pipeline, VendorRoutes, json_answer, send
 from mockserver.waits import pause
 
 __all__ = ["api_of", "create_app"]
@@ -165,7 +165,7 @@ class MockApp(Flask):
         response = self.vendor.answer(self, environ)
         if response is None:
             return super().wsgi_app(environ, start_response)
-        return response(environ, start_response)
+        return send(response, environ, start_response)
 
 
 def _vendor_pipeline(app: Flask) -> Pipeline:

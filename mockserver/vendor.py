@@ -14,7 +14,7 @@ A handler gets the :class:`Exchange` and the path parameters, and returns a resp
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ from mockserver import db
 from mockserver.backend import Backend, backend_of
 from mockserver.spec import OpenApiSpec, Operation, ValidatedRequest
 
-__all__ = ["Exchange", "Handler", "Pipeline", "VendorRoutes", "empty_answer", "json_answer"]
+__all__ = ["Exchange", "Handler", "Pipeline", "VendorRoutes", "empty_answer", "json_answer", "send"]
 
 
 @dataclass(eq=False, slots=True)
@@ -57,7 +57,36 @@ class Exchange:
 
 def empty_answer(status: int = 200) -> Response:
     """An answer without a body, typed ``text/plain`` as Flask's default (said here, werkzeug need not look)."""
-    return Response(status=status, mimetype="text/plain")
+    return Response(b"", status=status, mimetype="text/plain")
+
+
+_WERKZEUG_FIXES = frozenset({"location", "content-location"})
+"""Headers werkzeug rewrites when it sends an answer."""
+
+
+def send(response: Response, environ: Mapping[str, Any], start_response: Any) -> Iterable[bytes]:
+    """Send ``response`` as werkzeug's ``Response.__call__`` would, without its copies for a plain answer.
+
+    The pipeline's answers are bytes held in a list with their ``Content-Length``; werkzeug copies
+    their headers and wraps their body for what they never have (redirects, ``HEAD``, 1xx, 204
+    and 304, streams, close callbacks). Any answer that may have one of those is sent by werkzeug.
+    """
+    body, status = response.response, response.status_code
+    plain = (
+        type(body) is list
+        and all(type(chunk) is bytes for chunk in body)
+        and not response.direct_passthrough
+        and status >= 200
+        and status not in (204, 304)
+        and environ["REQUEST_METHOD"] != "HEAD"
+    )
+    headers = response.headers.to_wsgi_list()
+    names = {name.lower() for name, _ in headers}
+    closing = getattr(response, "_on_close", True)  # werkzeug's close callbacks (a private name: if gone, assume some)
+    if not plain or "content-length" not in names or names & _WERKZEUG_FIXES or closing:
+        return response(environ, start_response)
+    start_response(response.status, headers)
+    return body
 
 
 def json_answer(app: Flask, body: Any, status: int) -> Response:

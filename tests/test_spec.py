@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-from flask import Blueprint
+from flask import Blueprint, Flask, Response
 from openapi_spec_validator import validate
 
 from mockserver.admin import routes as admin_routes
 from mockserver.kosmos import routes as kosmos_routes
 from mockserver.spec import SPEC_DIR, OpenApiSpec, load_spec
 from mockserver.tenduke import routes as tenduke_routes
-from mockserver.vendor import VendorRoutes
+from mockserver.vendor import VendorRoutes, empty_answer, json_answer, send
 
 SPEC_FILES = sorted(SPEC_DIR.glob("*.yaml"))
 HANDLER_TABLES = {
@@ -94,3 +95,28 @@ def test_specs_are_served(client) -> None:
     assert response.status_code == 200
     assert yaml.safe_load(response.data)["info"]["title"] == "1Kosmos Events API"
     assert client.get("/openapi/secret.yaml").status_code == 404
+
+
+def _sent(wsgi_answer, response: Response, method: str) -> tuple[str, list[tuple[str, str]], bytes]:
+    started: list[Any] = []
+    body = b"".join(wsgi_answer(response, {"REQUEST_METHOD": method, "SERVER_NAME": "x", "SERVER_PORT": "80",
+                                            "wsgi.url_scheme": "http"}, lambda *a: started.append(a)))  # fmt: skip
+    return started[0][0], started[0][1], body
+
+
+def _closing() -> Response:
+    response = json_answer(Flask("t"), {"a": 1}, 200)
+    response.call_on_close(lambda: None)
+    return response
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: json_answer(Flask("t"), {"a": ["é", 1]}, 200), lambda: empty_answer(), lambda: empty_answer(201),
+     lambda: json_answer(Flask("t"), {"error": "x"}, 429), lambda: empty_answer(204), lambda: empty_answer(304),
+     lambda: Response(status=503, headers={"Connection": "close"}), lambda: Response(b"x", 302, {"Location": "/y"}),
+     lambda: Response(iter([b"a", b"b"])), _closing],
+)  # fmt: skip
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_the_vendor_answers_are_sent_as_werkzeug_sends_them(make: Any, method: str) -> None:
+    assert _sent(send, make(), method) == _sent(lambda r, e, s: r(e, s), make(), method)
