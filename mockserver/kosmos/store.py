@@ -26,25 +26,21 @@ CREATE TABLE IF NOT EXISTS kosmos_licenses (
     key_id TEXT PRIMARY KEY, license_key TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
     auth_level TEXT NOT NULL, tenant_id TEXT, community_id TEXT, expiry TEXT,
     disabled INTEGER NOT NULL DEFAULT 0, tag TEXT, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS kosmos_request_ids (uuid TEXT PRIMARY KEY, expires REAL NOT NULL);
+-- a table keyed by text is WITHOUT ROWID: a row written is one B-tree changed, not a table and its key's index
+CREATE TABLE IF NOT EXISTS kosmos_request_ids (uuid TEXT PRIMARY KEY, expires REAL NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS kosmos_request_ids_expires ON kosmos_request_ids (expires);
 CREATE TABLE IF NOT EXISTS kosmos_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, community_id TEXT NOT NULL,
     event_name TEXT NOT NULL, event_ts INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS kosmos_events_scope ON kosmos_events (tenant_id, community_id, event_ts);
 CREATE INDEX IF NOT EXISTS kosmos_events_name ON kosmos_events (tenant_id, community_id, event_name, event_ts);
-CREATE TABLE IF NOT EXISTS kosmos_event_counts (
-    tenant_id TEXT NOT NULL, community_id TEXT NOT NULL, event_name TEXT NOT NULL, n INTEGER NOT NULL,
-    PRIMARY KEY (tenant_id, community_id, event_name));
-"""
-COUNT_EVENT = """
-INSERT INTO kosmos_event_counts VALUES (?, ?, ?, 1)
-ON CONFLICT (tenant_id, community_id, event_name) DO UPDATE SET n = n + 1
 """
 FIRST_EVENT_SECOND, LAST_EVENT_SECOND = -62_135_596_800, 253_402_300_799
 """The event times the mock stores: years 1 to 9999, in epoch seconds."""
 MIN_EVENT_TS, MAX_EVENT_TS = FIRST_EVENT_SECOND * 1000, LAST_EVENT_SECOND * 1000 + 999
 """The same in epoch ms, as ``event_ts`` is kept: an open query bound is one of these."""
+ALL_TIME = 0
+"""The span of the one bucket (starting at 0) that counts all of an event name's events: a total without from/to."""
 BUCKET_SPANS_MS = (86_400_000, 3_600_000, 60_000)
 """Days, hours and minutes: the events counted per bucket of each, so a total over any from/to
 sums whole buckets and counts single events only in the two partial minutes at its edges."""
@@ -52,11 +48,12 @@ BUCKETS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS kosmos_event_buckets (
     tenant_id TEXT NOT NULL, community_id TEXT NOT NULL, span INTEGER NOT NULL, start INTEGER NOT NULL,
     event_name TEXT NOT NULL, n INTEGER NOT NULL,
-    PRIMARY KEY (tenant_id, community_id, span, start, event_name));
+    PRIMARY KEY (tenant_id, community_id, span, start, event_name)) WITHOUT ROWID;
+DROP TABLE IF EXISTS kosmos_event_counts;
 """
 BUCKET_EVENT = (
     "INSERT INTO kosmos_event_buckets VALUES "
-    + ", ".join("(?, ?, ?, ?, ?, 1)" for _ in BUCKET_SPANS_MS)
+    + ", ".join("(?, ?, ?, ?, ?, 1)" for _ in (ALL_TIME, *BUCKET_SPANS_MS))
     + " ON CONFLICT (tenant_id, community_id, span, start, event_name) DO UPDATE SET n = n + 1"
 )
 
@@ -69,19 +66,19 @@ REMEMBER_REQUEST_ID = (
 REQUEST_ID_SWEEP_SECONDS = 1.0
 """How often (at most) forgotten request ids are deleted; one that is not deleted yet counts as absent."""
 
-FILL_COUNTS = (
-    "INSERT INTO kosmos_event_counts SELECT tenant_id, community_id, event_name, COUNT(*)"
-    " FROM kosmos_events GROUP BY tenant_id, community_id, event_name",
-)
-FILL_BUCKETS = tuple(
-    f"INSERT INTO kosmos_event_buckets SELECT tenant_id, community_id, {span}, start, event_name, COUNT(*) FROM"
-    f" (SELECT *, event_ts - ((event_ts % {span}) + {span}) % {span} AS start FROM kosmos_events)"
-    " GROUP BY tenant_id, community_id, start, event_name"
-    for span in BUCKET_SPANS_MS
-)
+
+def _fill_span(span: int) -> str:
+    """Count the stored events into the buckets of ``span``."""
+    start = "0" if span == ALL_TIME else f"event_ts - ((event_ts % {span}) + {span}) % {span}"
+    return (
+        f"INSERT INTO kosmos_event_buckets SELECT tenant_id, community_id, {span}, start, event_name, COUNT(*) FROM"
+        f" (SELECT *, {start} AS start FROM kosmos_events) GROUP BY tenant_id, community_id, start, event_name"
+    )
 
 
 def _bucket_start(ts_ms: int, span: int) -> int:
+    if span == ALL_TIME:
+        return 0
     return ts_ms - ts_ms % span  # Python's % floors, so times before 1970 fall in the right bucket
 
 
@@ -206,16 +203,16 @@ class KosmosStore:
         self.ensure_service_key()
 
     def _count_existing_events(self) -> None:
-        """Fill the counts of a database written before they were kept (once; any process may)."""
-        for table, fill in (("kosmos_event_counts", FILL_COUNTS), ("kosmos_event_buckets", FILL_BUCKETS)):
-            if self.db.query(f"SELECT 1 FROM {table} LIMIT 1") or not self.db.query(
-                "SELECT 1 FROM kosmos_events LIMIT 1"
-            ):
-                continue  # counted already, or nothing to count: no write lock at start
+        """Fill the buckets of a database written before they were kept, span by span (once; any process may)."""
+        if not self.db.query("SELECT 1 FROM kosmos_events LIMIT 1"):
+            return  # nothing to count: no write lock at start
+        for span in (ALL_TIME, *BUCKET_SPANS_MS):
+            counted = "SELECT 1 FROM kosmos_event_buckets WHERE span = ? LIMIT 1"
+            if self.db.query(counted, (span,)):
+                continue
             with self.db.transaction() as tx:
-                if tx.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is None:
-                    for statement in fill:
-                        tx.execute(statement)
+                if tx.execute(counted, (span,)).fetchone() is None:
+                    tx.execute(_fill_span(span))
 
     # service keys -----------------------------------------------------------------------------
     def ensure_service_key(self) -> ServiceKey:
@@ -371,10 +368,9 @@ class KosmosStore:
                 compact_json(event),
             ),
         )  # fmt: skip
-        scope = (event["tenant_id"], event["community_id"])
-        tx.execute(COUNT_EVENT, (*scope, event["eventName"]))
-        ts = int(event["event_ts"])
-        buckets = [(*scope, span, _bucket_start(ts, span), event["eventName"]) for span in BUCKET_SPANS_MS]
+        scope, ts = (event["tenant_id"], event["community_id"]), int(event["event_ts"])
+        spans = (ALL_TIME, *BUCKET_SPANS_MS)
+        buckets = [(*scope, span, _bucket_start(ts, span), event["eventName"]) for span in spans]
         tx.execute(BUCKET_EVENT, [value for bucket in buckets for value in bucket])
         return int(cursor.lastrowid or 0)
 
@@ -402,13 +398,13 @@ class KosmosStore:
             where.append("event_name = ?")
             params.append(event_name)
         clause = " AND ".join(where)
-        if start_ms is None and end_ms is None:  # the kept counts: no scan of the events
+        if start_ms is None and end_ms is None:  # the all-time buckets: no scan of the events
             counted, count_params = equality_filters(
-                [("tenant_id", tenant_id), ("community_id", community_id), ("event_name", event_name)]
-            )
-            total = self.db.query(f"SELECT COALESCE(SUM(n), 0) FROM kosmos_event_counts WHERE {counted}", count_params)[
-                0
-            ][0]
+                [("tenant_id", tenant_id), ("community_id", community_id), ("span", ALL_TIME), ("start", 0),
+                 ("event_name", event_name)]
+            )  # fmt: skip
+            total = self.db.query(f"SELECT COALESCE(SUM(n), 0) FROM kosmos_event_buckets WHERE {counted}", count_params)
+            total = int(total[0][0])
         else:
             low, high = MIN_EVENT_TS if start_ms is None else start_ms, MAX_EVENT_TS if end_ms is None else end_ms
             total = self._count_between((tenant_id, community_id), event_name, low, high, BUCKET_SPANS_MS)
@@ -493,7 +489,6 @@ class KosmosStore:
         """Forget events and request ids; with ``everything``, also licenses and service keys."""
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM kosmos_events")
-            tx.execute("DELETE FROM kosmos_event_counts")
             tx.execute("DELETE FROM kosmos_event_buckets")
             tx.execute("DELETE FROM kosmos_request_ids")
             if everything:
