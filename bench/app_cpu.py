@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,29 +61,36 @@ def _counting(statuses: Counter[str]) -> Any:
     return start_response
 
 
+SCENARIOS = ("healthz", "put", "refused", "put1", "put100")
+
+
+def seeded_app(directory: str) -> tuple[Any, dict[str, Callable[[int], list[str]]]]:
+    """A mock app on a database in ``directory``, and per scenario a maker of ``count`` of its requests."""
+    pair = jws.generate_rsa_keypair(2048)
+    app = create_app({"DATABASE": os.path.join(directory, "cpu.sqlite")})
+    seed = {"licenses": [{"licenseKey": bench.LICENSE, "authLevel": "system"}],
+            "tendukeClients": [{"publicKeyPem": pair.public_pem}]}  # fmt: skip
+    apply_seed(backend_of(app), seed)
+    creds = bench.Credentials(backend_of(app).kosmos.primary_key().public_key, rsa=pair)
+    return app, {
+        "healthz": lambda count: [bench.line("GET", "/events/healthz")] * count,
+        "put": lambda count: bench.kosmos_puts(creds, count, bench.LICENSE),
+        "refused": lambda count: bench.kosmos_puts(creds, count, bench.BAD_LICENSE),
+        "put1": lambda count: bench.tenduke_puts(creds, 1, distinct=count),
+        "put100": lambda count: bench.tenduke_puts(creds, 100, distinct=max(count // 20, SLICES)),
+    }
+
+
 def main() -> int:
     """Print the app's CPU microseconds per request for each scenario."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenarios", nargs="*", default=["healthz", "put", "refused", "put1", "put100"])
+    parser.add_argument("scenarios", nargs="*", default=list(SCENARIOS))
     parser.add_argument("--requests", type=int, default=5000, help="requests per scenario (default: %(default)s)")
     args = parser.parse_args()
-    pair = jws.generate_rsa_keypair(2048)
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"DATABASE": os.path.join(tmp, "cpu.sqlite")})
-        seed = {"licenses": [{"licenseKey": bench.LICENSE, "authLevel": "system"}],
-                "tendukeClients": [{"publicKeyPem": pair.public_pem}]}  # fmt: skip
-        apply_seed(backend_of(app), seed)
-        creds = bench.Credentials(backend_of(app).kosmos.primary_key().public_key, rsa=pair)
-        count = args.requests
-        makers = {
-            "healthz": lambda: [bench.line("GET", "/events/healthz")] * count,
-            "put": lambda: bench.kosmos_puts(creds, count, bench.LICENSE),
-            "refused": lambda: bench.kosmos_puts(creds, count, bench.BAD_LICENSE),
-            "put1": lambda: bench.tenduke_puts(creds, 1, distinct=count),
-            "put100": lambda: bench.tenduke_puts(creds, 100, distinct=max(count // 20, SLICES)),
-        }
+        app, makers = seeded_app(tmp)
         for name in args.scenarios:
-            environs = [environ_of(request) for request in makers[name]()]
+            environs = [environ_of(request) for request in makers[name](args.requests)]
             statuses: Counter[str] = Counter()
             start_response = _counting(statuses)
             size = len(environs) // SLICES
