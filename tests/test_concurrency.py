@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from pathlib import Path
@@ -22,6 +23,9 @@ LICENSE = "concurrency-test-license-01"
 FEEDS = ("conc-a", "conc-b")
 WORKERS = "3"
 SECONDS = 3.0
+MIN_ROUNDS = 6
+"""Requests each writer sends at least, however slow the machine: the writers go on for SECONDS, and longer
+until each has sent this many (a fixed time alone left a slow machine with too few to judge)."""
 
 
 @pytest.fixture
@@ -37,6 +41,14 @@ def server(tmp_path: Path) -> tuple[str, str]:
         process.wait(timeout=30)
         if process.stdout:
             process.stdout.close()
+
+
+def _rounds(deadline: float) -> Iterator[int]:
+    """Round numbers until ``deadline`` has passed and at least MIN_ROUNDS were given."""
+    rounds = 0
+    while time.monotonic() < deadline or rounds < MIN_ROUNDS:
+        yield rounds
+        rounds += 1
 
 
 def test_eight_writers_on_both_apis_against_several_workers(server: tuple[str, str]) -> None:
@@ -57,7 +69,7 @@ def test_eight_writers_on_both_apis_against_several_workers(server: tuple[str, s
     def tenduke_writer(n: int) -> None:
         feed = FEEDS[n % 2]
         with TenDukeClient(url, private_pem, session=watched()) as client:
-            while time.monotonic() < deadline:
+            for _ in _rounds(deadline):
                 batch = [{"eventSourceId": feed, "eventType": "t", "id": str(uuid.uuid4())} for _ in range(5)]
                 client.put(batch)
                 with lock:
@@ -65,7 +77,7 @@ def test_eight_writers_on_both_apis_against_several_workers(server: tuple[str, s
 
     def kosmos_writer() -> None:
         with KosmosClient(url, LICENSE, session=watched()) as client:
-            while time.monotonic() < deadline:
+            for _ in _rounds(deadline):
                 marker = str(uuid.uuid4())
                 client.put_event("t", "c", "E_CONC", {"type": "conc", "id": marker})
                 with lock:
@@ -77,8 +89,6 @@ def test_eight_writers_on_both_apis_against_several_workers(server: tuple[str, s
             future.result()  # a refusal raises here, with the server's message
 
     assert all(status < 500 for status in statuses), statuses
-    assert sum(len(ids) for ids in acknowledged.values()) > 100
-    assert len(markers) > 20
 
     with TenDukeClient(url, private_pem) as reader:
         for feed in FEEDS:
