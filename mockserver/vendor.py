@@ -80,10 +80,12 @@ def send(response: Response, environ: Mapping[str, Any], start_response: Any) ->
         and status not in (204, 304)
         and environ["REQUEST_METHOD"] != "HEAD"
     )
+    closing = getattr(response, "_on_close", True)  # werkzeug's close callbacks (a private name: if gone, assume some)
+    if not plain or closing:
+        return response(environ, start_response)
     headers = response.headers.to_wsgi_list()
     names = {name.lower() for name, _ in headers}
-    closing = getattr(response, "_on_close", True)  # werkzeug's close callbacks (a private name: if gone, assume some)
-    if not plain or "content-length" not in names or names & _WERKZEUG_FIXES or closing:
+    if "content-length" not in names or names & _WERKZEUG_FIXES:
         return response(environ, start_response)
     start_response(response.status, headers)
     return body

@@ -44,6 +44,8 @@ ALL_TIME = 0
 BUCKET_SPANS_MS = (86_400_000, 3_600_000, 60_000)
 """Days, hours and minutes: the events counted per bucket of each, so a total over any from/to
 sums whole buckets and counts single events only in the two partial minutes at its edges."""
+COUNTED_SPANS = (ALL_TIME, *BUCKET_SPANS_MS)
+"""The spans each event is counted in, in this order."""
 BUCKETS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS kosmos_event_buckets (
     tenant_id TEXT NOT NULL, community_id TEXT NOT NULL, span INTEGER NOT NULL, start INTEGER NOT NULL,
@@ -53,7 +55,7 @@ DROP TABLE IF EXISTS kosmos_event_counts;
 """
 BUCKET_EVENT = (
     "INSERT INTO kosmos_event_buckets VALUES "
-    + ", ".join("(?, ?, ?, ?, ?, 1)" for _ in (ALL_TIME, *BUCKET_SPANS_MS))
+    + ", ".join("(?, ?, ?, ?, ?, 1)" for _ in COUNTED_SPANS)
     + " ON CONFLICT (tenant_id, community_id, span, start, event_name) DO UPDATE SET n = n + 1"
 )
 
@@ -206,8 +208,8 @@ class KosmosStore:
         """Fill the buckets of a database written before they were kept, span by span (once; any process may)."""
         if not self.db.query("SELECT 1 FROM kosmos_events LIMIT 1"):
             return  # nothing to count: no write lock at start
-        for span in (ALL_TIME, *BUCKET_SPANS_MS):
-            counted = "SELECT 1 FROM kosmos_event_buckets WHERE span = ? LIMIT 1"
+        counted = "SELECT 1 FROM kosmos_event_buckets WHERE span = ? LIMIT 1"
+        for span in COUNTED_SPANS:
             if self.db.query(counted, (span,)):
                 continue
             with self.db.transaction() as tx:
@@ -369,8 +371,7 @@ class KosmosStore:
             ),
         )  # fmt: skip
         scope, ts = (event["tenant_id"], event["community_id"]), int(event["event_ts"])
-        spans = (ALL_TIME, *BUCKET_SPANS_MS)
-        buckets = [(*scope, span, _bucket_start(ts, span), event["eventName"]) for span in spans]
+        buckets = [(*scope, span, _bucket_start(ts, span), event["eventName"]) for span in COUNTED_SPANS]
         tx.execute(BUCKET_EVENT, [value for bucket in buckets for value in bucket])
         return int(cursor.lastrowid or 0)
 
