@@ -4,8 +4,10 @@
     .venv/bin/python bench/run.py --only put,query # just these (see --help for the names)
 
 Load comes from wrk on one core, every server runs on the other (taskset), all on loopback.
-Requests are signed before a run starts, so the load generator does no crypto. Each scenario
-runs ``--repeats`` times and the median of each figure is reported. wrk (Debian package) and
+Requests are signed before a run starts, so the load generator does no crypto. The mock, bare
+Flask and Prism run at once, each on its own port, and take turns run by run, so a slow spell of
+a shared machine falls on all of them alike. Each scenario runs ``--repeats`` times per server
+and the median of each figure is reported. wrk (Debian package) and
 Prism (npm package @stoplight/prism-cli, installed under bench/.prism) are installed if missing.
 """
 
@@ -115,6 +117,16 @@ def _run_server(command: list[str], url: str, log: Any) -> Iterator[subprocess.P
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def start(stack: contextlib.ExitStack, name: str, command: list[str], ready_path: str) -> Target:
+    """Start a server on a free port (``{port}`` in ``command``), pinned to the server core, until ``stack`` closes."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [part.replace("{port}", str(port)) for part in command]
+    print(f"{name}: {' '.join(command)}", file=sys.stderr)
+    process = stack.enter_context(running(pinned(command), base + ready_path))
+    return Target(name, base, process.pid)
 
 
 def tree_pss_mb(pid: int) -> float:
@@ -238,13 +250,13 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4, "h": 3.6e6}[match.group(2)]
 
 
-def run_wrk(wrk: str, url: str, lines: list[str], args: argparse.Namespace, connections: int) -> Figures:
+def run_wrk(wrk: str, url: str, lines: list[str], seconds: int, connections: int) -> Figures:
     """One wrk run of ``lines`` against ``url``."""
     with tempfile.NamedTemporaryFile("w", suffix=".tsv") as requests:
         requests.write("\n".join(lines) + "\n")
         requests.flush()
         command = [
-            "taskset", "-c", str(LOAD_CORE), wrk, "-t1", f"-c{connections}", f"-d{args.duration}s",
+            "taskset", "-c", str(LOAD_CORE), wrk, "-t1", f"-c{connections}", f"-d{seconds}s",
             "--latency", "-s", str(LUA), url,
         ]  # fmt: skip
         out = subprocess.run(
@@ -298,30 +310,56 @@ def tree_cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def measure(
+@dataclass
+class Target:
+    """A running server the scenarios are measured on."""
+
+    name: str
+    base: str
+    pid: int
+
+
+def measure_once(wrk: str, target: Target, lines: list[str], seconds: int, connections: int) -> Figures:
+    """One wrk run of ``lines`` against ``target``, with the server's CPU time per request.
+
+    The server's CPU time is read before and after the run, so CPU per request is known even
+    when a busy neighbour on a shared machine lowers the request rate.
+    """
+    before = tree_cpu_seconds(target.pid)
+    figures = run_wrk(wrk, target.base, lines, seconds, connections)
+    figures.cpu_us = (tree_cpu_seconds(target.pid) - before) / max(figures.requests, 1) * 1e6
+    return figures
+
+
+def compare(
     wrk: str,
-    url: str,
+    targets: list[Target],
     make_lines: Callable[[], list[str]],
     args: argparse.Namespace,
     label: str,
-    server_pid: int,
     connections: int | None = None,
-) -> Figures:
-    """Run a scenario ``args.repeats`` times, with fresh requests each time; the median figures.
+) -> list[Figures]:
+    """Run a scenario ``args.repeats`` times on each target, alternating; each target's median figures.
 
-    The server's CPU time is read before and after each run, so CPU per request is known even
-    when a busy neighbour on a shared machine lowers the request rate.
+    Each target first serves the scenario for ``args.warmup`` seconds, not counted (Prism's
+    JavaScript is compiled as it runs). Then the servers take turns run by run (the first of
+    each round rotates), so a slow spell of a shared machine falls on all of them alike instead
+    of on whichever ran in that phase. Every run gets fresh requests.
     """
-    runs = []
+    connections = connections or args.connections
+    if args.warmup:
+        for target in targets:
+            measure_once(wrk, target, make_lines(), args.warmup, connections)
+    runs: dict[str, list[Figures]] = {t.name: [] for t in targets}
     for repeat in range(args.repeats):
-        lines = make_lines()
-        before = tree_cpu_seconds(server_pid)
-        r = run_wrk(wrk, url, lines, args, connections or args.connections)
-        r.cpu_us = (tree_cpu_seconds(server_pid) - before) / max(r.requests, 1) * 1e6
-        runs.append(r)
-        print(f"  {label} #{repeat + 1}: {r.rps:.0f} req/s, p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms, "
-              f"{r.cpu_us:.0f} us CPU/request, non-2xx {r.non_2xx}/{r.requests}", file=sys.stderr)  # fmt: skip
-    return median_of(runs)
+        turn = repeat % len(targets)
+        for target in targets[turn:] + targets[:turn]:
+            r = measure_once(wrk, target, make_lines(), args.duration, connections)
+            runs[target.name].append(r)
+            print(f"  {target.name} {label} #{repeat + 1}: {r.rps:.0f} req/s, p50 {r.p50_ms:.2f} ms, "
+                  f"p99 {r.p99_ms:.2f} ms, {r.cpu_us:.0f} us CPU/request, non-2xx {r.non_2xx}/{r.requests}",
+                  file=sys.stderr)  # fmt: skip
+    return [median_of(runs[t.name]) for t in targets]
 
 
 # --- ingestion ---------------------------------------------------------------------------------
@@ -490,7 +528,10 @@ def main() -> int:
     """Run the chosen scenarios and print (and save) the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default: %(default)s)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per scenario; the median is reported")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per scenario and server; the median is reported")
+    parser.add_argument(
+        "--warmup", type=int, default=2, help="seconds each server serves a scenario before it is measured (default: 2)"
+    )
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (default: %(default)s)")
     parser.add_argument(
         "--workers",
@@ -520,78 +561,70 @@ def main() -> int:
     notes: list[str] = []
     chosen = set(args.only)
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as servers:
         seed = Path(tmp, "seed.json")
         pair = jws.generate_rsa_keypair(2048)
         seed.write_text(json.dumps({"licenses": [{"licenseKey": LICENSE, "authLevel": "system"}],
                                     "tendukeClients": [{"publicKeyPem": pair.public_pem}]}))  # fmt: skip
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
         database = f"{tmp}/bench.sqlite"
-        serve = [str(bin_dir / "eventdouble"), "serve", "--port", str(port), "--db", database,
-                 "--seed", str(seed), "--workers", str(args.workers)]  # fmt: skip
-        print(f"mock: {' '.join(serve)}", file=sys.stderr)
-        with running(pinned(serve), f"{base}/events/healthz") as server, MemoryWatch(server.pid) as memory:
-            creds = Credentials(httpx.get(f"{base}/events/publickeys").json()["publicKey"], rsa=pair)
-            per_run = args.duration * 6000
-            simple: list[tuple[str, Callable[[], list[str]]]] = [
-                (name, make)
-                for key, name, make in [
-                    ("healthz", SCENARIOS["healthz"], lambda: [line("GET", "/events/healthz")]),
-                    ("put", SCENARIOS["put"], lambda: kosmos_puts(creds, per_run, LICENSE)),
-                    ("refused", SCENARIOS["refused"], lambda: kosmos_puts(creds, 200, BAD_LICENSE)),
-                    ("put1", SCENARIOS["put1"], lambda: tenduke_puts(creds, 1)),
-                    ("put100", SCENARIOS["put100"], lambda: tenduke_puts(creds, 100)),
-                ]
-                if key in chosen
-            ]
-            for name, make in simple:
-                rows[name] = Row(name, measure(wrk, base, make, args, f"mock {name}", server.pid))
-            before = memory.peak_mb
-            reads: list[tuple[str, Callable[[], list[str]], int | None]] = []
-            if chosen & {"get", "get1"}:
-                seconds = ingest(base, creds, args.events, 1000)
-                notes.append(
-                    f"- Ingestion: {args.events:,} events through `/put` in batches of 1,000 (two clients, the batches "
-                    "signed before) took "
-                    f"{seconds:.0f} s ({args.events / seconds:,.0f} events/s)."
-                )
-                page = feed_page_line(base, creds)
-                if "get" in chosen:
-                    reads.append((f"10Duke /get, 500-event page of a {args.events:,}-event feed", lambda: [page], None))
-                if "get1" in chosen:
-                    reads.append((ONE_READER, lambda: [page], 1))
-            if "query" in chosen:
-                seconds = store_kosmos_events(database, args.events)
-                notes.append(
-                    f"- 1Kosmos query scenarios: {args.events:,} events of one tenant and community (10 event "
-                    f"names, over the last 60 days) written straight into the database in {seconds:.0f} s; "
-                    "each query is signed with its own request id."
-                )
-                for name, body in kosmos_queries(args.events):
-                    reads.append((name, lambda body=body: kosmos_query_lines(creds, per_run, body), 1))
-            for name, make, connections in reads:
-                rows[name] = Row(name, measure(wrk, base, make, args, f"mock {name}", server.pid, connections))
-            notes.append(
-                f"- Server memory (PSS of the supervisor and its {args.workers} worker processes): peak "
-                f"{before:.0f} MB before the stored events, {memory.peak_mb:.0f} MB over the whole run."
-            )
-
-        flask_serve = ["env", f"PYTHONPATH={BENCH}:{ROOT}", sys.executable, str(BENCH / "bare_flask.py"), str(port),
+        serve = [str(bin_dir / "eventdouble"), "serve", "--port", "{port}", "--db", database, "--seed", str(seed),
+                 "--workers", str(args.workers)]  # fmt: skip
+        mock = start(servers, "mock", serve, "/events/healthz")
+        memory = servers.enter_context(MemoryWatch(mock.pid))
+        flask_serve = ["env", f"PYTHONPATH={BENCH}:{ROOT}", sys.executable, str(BENCH / "bare_flask.py"), "{port}",
                        str(args.workers)]  # fmt: skip
-        with running(pinned(flask_serve), f"{base}/") as flask:
-            for name, make in simple:
-                rows[name].flask = measure(wrk, base, make, args, f"bare Flask {name}", flask.pid)
-            for name, make, connections in reads:
-                rows[name].flask = measure(wrk, base, make, args, f"bare Flask {name}", flask.pid, connections)
-
-        kosmos_simple = [(name, make) for name, make in simple if name.startswith(("GET /events", "1Kosmos"))]
-        if prism and kosmos_simple:
-            prism_serve = [prism, "mock", "-v", "silent", "-h", "127.0.0.1", "-p", str(port),
+        flask = start(servers, "bare Flask", flask_serve, "/")
+        kosmos_keys = {"healthz", "put", "refused", "query"}
+        prism_server = None
+        if prism and chosen & kosmos_keys - {"query"}:
+            prism_serve = [prism, "mock", "-v", "silent", "-h", "127.0.0.1", "-p", "{port}",
                            str(ROOT / "openapi" / "kosmos-events.yaml")]  # fmt: skip
-            with running(pinned(prism_serve), f"{base}/events/healthz") as prism_server:
-                for name, make in kosmos_simple:
-                    rows[name].prism = measure(wrk, base, make, args, f"Prism {name}", prism_server.pid)
+            prism_server = start(servers, "Prism", prism_serve, "/events/healthz")
+        creds = Credentials(httpx.get(f"{mock.base}/events/publickeys").json()["publicKey"], rsa=pair)
+        per_run = args.duration * 6000
+        simple = [
+            (key, name, make)
+            for key, name, make in [
+                ("healthz", SCENARIOS["healthz"], lambda: [line("GET", "/events/healthz")]),
+                ("put", SCENARIOS["put"], lambda: kosmos_puts(creds, per_run, LICENSE)),
+                ("refused", SCENARIOS["refused"], lambda: kosmos_puts(creds, 200, BAD_LICENSE)),
+                ("put1", SCENARIOS["put1"], lambda: tenduke_puts(creds, 1)),
+                ("put100", SCENARIOS["put100"], lambda: tenduke_puts(creds, 100)),
+            ]
+            if key in chosen
+        ]
+        for key, name, make in simple:
+            targets = [mock, flask, *([prism_server] if prism_server and key in kosmos_keys else [])]
+            rows[name] = Row(name, *compare(wrk, targets, make, args, name))
+        before = memory.peak_mb
+        reads: list[tuple[str, Callable[[], list[str]], int | None]] = []
+        if chosen & {"get", "get1"}:
+            seconds = ingest(mock.base, creds, args.events, 1000)
+            notes.append(
+                f"- Ingestion: {args.events:,} events through `/put` in batches of 1,000 (two clients, the batches "
+                "signed before) took "
+                f"{seconds:.0f} s ({args.events / seconds:,.0f} events/s)."
+            )
+            page = feed_page_line(mock.base, creds)
+            if "get" in chosen:
+                reads.append((f"10Duke /get, 500-event page of a {args.events:,}-event feed", lambda: [page], None))
+            if "get1" in chosen:
+                reads.append((ONE_READER, lambda: [page], 1))
+        if "query" in chosen:
+            seconds = store_kosmos_events(database, args.events)
+            notes.append(
+                f"- 1Kosmos query scenarios: {args.events:,} events of one tenant and community (10 event "
+                f"names, over the last 60 days) written straight into the database in {seconds:.0f} s; "
+                "each query is signed with its own request id."
+            )
+            for name, body in kosmos_queries(args.events):
+                reads.append((name, lambda body=body: kosmos_query_lines(creds, per_run, body), 1))
+        for name, make, connections in reads:
+            rows[name] = Row(name, *compare(wrk, [mock, flask], make, args, name, connections))
+        notes.append(
+            f"- Server memory (PSS of the supervisor and its {args.workers} worker processes): peak "
+            f"{before:.0f} MB before the stored events, {memory.peak_mb:.0f} MB over the whole run."
+        )
 
     non_2xx = [
         f"{r.scenario}: {r.mock.non_2xx}" for r in rows.values() if r.mock.non_2xx and "refused" not in r.scenario
@@ -601,7 +634,9 @@ def main() -> int:
         f"- wrk -t1 -c{args.connections} -d{args.duration}s on core {LOAD_CORE}; each server on core {SERVER_CORE} "
         f"(`serve --workers {args.workers}`: uvicorn, the app on its event loop, for the mock and bare Flask alike; "
         "Prism 5 is one Node process); "
-        f"median of {args.repeats} runs. CPU/req is the server's user + system CPU time (all its processes, from "
+        f"the servers up at once, each warmed up for {args.warmup} s per scenario, then taking turns "
+        f"run by run; median of {args.repeats} runs each. "
+        "CPU/req is the server's user + system CPU time (all its processes, from "
         "/proc) over the requests wrk completed. Prism only serves the 1Kosmos spec, so it has no 10Duke figures."
     )
     result = table(list(rows.values()), notes, machine_description())
