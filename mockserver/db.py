@@ -71,7 +71,7 @@ def _translated() -> Iterator[None]:
 
 
 class _Batch:
-    """The write transactions of requests answered in one turn of an event loop, committed as one.
+    """The write transactions of requests answered within two turns of an event loop, committed as one.
 
     The first request's statements open one SQLite transaction, each later request's run in a
     savepoint of it (a savepoint copies the pages it changes, so the first goes without), and a
@@ -249,7 +249,7 @@ class Database:
         A full disk, a busy database or an I/O error becomes a 507 or 503 refusal
         (:func:`storage_error`), after the transaction is rolled back: nothing half-written stays.
         In a request on a worker's event loop, the transactions of the requests answered in the
-        same turn of the loop are committed together (:class:`_Batch`); the block's end returns
+        same two turns of the loop are committed together (:class:`_Batch`); the block's end returns
         once the COMMIT is done, as it does elsewhere. Not to be entered while holding this
         connection's lock (its wait would hold it), nor with a pause inside the block.
         """
@@ -337,7 +337,7 @@ class Database:
         without this connection's lock: the process's other requests go on meanwhile (in a worker,
         on its event loop: :func:`mockserver.waits.pause`). SQLite's own busy handler would wait
         inside C, holding everything. On an event loop, a batch already open is joined; a new one
-        holds the lock once more itself, until it is committed at the loop's next turn.
+        holds the lock once more itself, until it is committed two turns of the loop later.
         """
         deadline = time.monotonic() + WRITE_LOCK_WAIT_SECONDS
         wait = 0.001
@@ -361,7 +361,10 @@ class Database:
             return None
         self._lock.acquire()
         self._batch = batch = _Batch(asyncio.get_running_loop())
-        batch.loop.call_soon(self._end_batch, batch)
+        # two turns, not one: the requests whose bytes arrive in between join too. Under 8 busy
+        # connections a batch grew from 3.6 requests to 7.8, and the signed PUT's server CPU fell
+        # by about 4 % (6 of 7 alternating runs).
+        batch.loop.call_soon(batch.loop.call_soon, self._end_batch, batch)
         return batch
 
     def query(self, sql: str, params: Sequence[Any] = (), *, see_pending: bool = False) -> list[sqlite3.Row]:
