@@ -417,10 +417,10 @@ def store_kosmos_events(database: str, count: int) -> float:
     They are spread evenly over the last ``QUERY_DAYS`` days and over ``QUERY_NAMES`` event names,
     through the store's own write (so the kept counts stay right). The PUT path is measured apart.
     """
-    from mockserver.db import Database
+    from mockserver.db import SqliteDatabase
     from mockserver.kosmos.store import KosmosStore
 
-    store = KosmosStore(Database(database), time.time)
+    store = KosmosStore(SqliteDatabase(database), time.time)
     started = time.monotonic()
     now_ms = int(time.time() * 1000)
     step = QUERY_DAYS * 86_400_000 // max(count, 1)

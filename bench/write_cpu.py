@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mockserver.db import Database
+from mockserver.db import SqliteDatabase
 from mockserver.tenduke.store import TenDukeStore
 
 
@@ -29,7 +29,7 @@ def main() -> int:
     events = [{"eventSourceId": "bench-put", "eventType": "bench", "eventObjectType": "item",
                "eventObjectId": str(n % 97), "data": {"n": n}} for n in range(100)]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        store = TenDukeStore(Database(f"{tmp}/write.sqlite"), time.time)
+        store = TenDukeStore(SqliteDatabase(f"{tmp}/write.sqlite"), time.time)
         cpu, wall = time.process_time(), time.perf_counter()
         for _ in range(args.batches):
             store.put_events(events)

@@ -103,6 +103,7 @@ def _admin_banner(app_config: Mapping[str, Any], base: str, args: argparse.Names
 def _serve(args: argparse.Namespace) -> int:
     from mockserver import create_app
     from mockserver.backend import backend_of, current_backend
+    from mockserver.db import shown_database
     from mockserver.logs import configure_logging
     from mockserver.seed import SeedError, apply_seed, load_seed, with_faults
     from mockserver.serving import listen, serve_threaded, serve_workers
@@ -127,7 +128,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     except Exception as exc:  # noqa: BLE001 - a bad --db path or a corrupt file: say it, no traceback
         database = config.get("DATABASE") or os.environ.get("EVENTDOUBLE_DATABASE", "eventdouble.sqlite")
-        print(f"eventdouble: cannot open database {database}: {exc}", file=sys.stderr)
+        print(f"eventdouble: cannot open database {shown_database(str(database))}: {exc}", file=sys.stderr)
         return 2
     database = str(app.config["DATABASE"])
     if args.workers is not None and database == ":memory:":
@@ -156,7 +157,7 @@ def _serve(args: argparse.Namespace) -> int:
     host = f"[{args.host.strip('[]')}]" if ":" in args.host else args.host  # an IPv6 address, as a URL writes it
     base = f"http://{host}:{sock.getsockname()[1]}"
     mode = "one process" if args.workers is None else f"{args.workers} worker process(es)"
-    print(f"eventdouble mock serving on {base} (database: {database}; {mode})")
+    print(f"eventdouble mock serving on {base} (database: {shown_database(database)}; {mode})")
     print(f"  1Kosmos Events API   {base}/events   (service public key {public_key})")
     print(f"  1Kosmos event query  {base}/reports")
     print(f"  10Duke Event Data    {base}/put, {base}/get/<feed>   ({clients} client key(s) registered)")
@@ -243,7 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, loopback only)")
     serve.add_argument("--port", type=port_number, default=8080, help="port (default: %(default)s; 0 picks a free one)")
-    serve.add_argument("--db", help="SQLite file, or :memory: (default: EVENTDOUBLE_DATABASE, or eventdouble.sqlite)")
+    serve.add_argument(
+        "--db",
+        help="SQLite file, :memory:, or postgresql://USER@HOST/DB to share one database between many mock processes"
+        " (default: EVENTDOUBLE_DATABASE, or eventdouble.sqlite)",
+    )
     serve.add_argument(
         "--seed",
         metavar="FILE",

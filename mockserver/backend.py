@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
-from mockserver.db import Database
+from mockserver.db import Database, open_database
 from mockserver.faults import FaultStore
 from mockserver.journal import Journal
 from mockserver.kosmos.store import KosmosStore
@@ -42,8 +42,8 @@ class Backend:
     def open(
         cls, path: str, clock: Callable[[], float], journal_size: int = 1000, synchronous: str = "NORMAL"
     ) -> Backend:
-        """Open (or create) the database at ``path`` and the stores on it."""
-        db = Database(path, synchronous)
+        """Open (or create) the database ``path`` names (SQLite file, ``postgresql://`` URL) and the stores on it."""
+        db = open_database(path, synchronous)
         return cls(
             db=db,
             kosmos=KosmosStore(db, clock),

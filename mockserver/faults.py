@@ -135,7 +135,10 @@ class FaultStore:
         with self.db.transaction() as tx:
             position = tx.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM fault_rules").fetchone()[0]
             tx.execute("INSERT INTO fault_rules VALUES (?, ?, ?)", (rule_id, position, compact_json(rule)))
-            tx.execute("INSERT OR REPLACE INTO fault_counts VALUES (?, 0, 0)", (rule_id,))
+            tx.execute(
+                "INSERT INTO fault_counts VALUES (?, 0, 0) ON CONFLICT (id) DO UPDATE SET matched = 0, fired = 0",
+                (rule_id,),
+            )
         return {"id": rule_id, **rule, "matched": 0, "fired": 0}
 
     def ensure(self, fields: dict[str, Any]) -> dict[str, Any] | None:

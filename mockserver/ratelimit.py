@@ -30,7 +30,8 @@ class RateLimiter:
         with self.db.transaction() as tx:
             (count,) = tx.execute(
                 "INSERT INTO rate_windows VALUES (?, ?, 1) ON CONFLICT (subject) DO UPDATE SET"
-                " count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END,"
+                " count = CASE WHEN rate_windows.window_start = excluded.window_start THEN rate_windows.count + 1"
+                " ELSE 1 END,"
                 " window_start = excluded.window_start RETURNING count",
                 (subject, start),
             ).fetchone()

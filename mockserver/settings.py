@@ -36,7 +36,8 @@ class Settings(BaseSettings):
     )
 
     DATABASE: str = "eventdouble.sqlite"
-    """SQLite file holding events, licenses and keys; ``:memory:`` keeps nothing."""
+    """SQLite file holding events, licenses and keys (``:memory:`` keeps nothing), or a
+    ``postgresql://USER@HOST/DB`` URL: many mock processes, on any hosts, sharing one database."""
 
     SQLITE_SYNCHRONOUS: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "NORMAL"
     """``NORMAL`` survives a killed process (WAL); ``FULL`` also survives a power loss."""

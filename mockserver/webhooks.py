@@ -187,7 +187,11 @@ class WebhookStore:
             if row is not None and row["holder"] != holder and row["until"] > now:
                 return False
             until = now + LEASE_SECONDS
-            tx.execute("INSERT OR REPLACE INTO webhook_lease VALUES ('deliveries', ?, ?)", (holder, until))
+            tx.execute(
+                "INSERT INTO webhook_lease VALUES ('deliveries', ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until",
+                (holder, until),
+            )
         return True
 
     def due(self) -> list[Receiver]:

@@ -12,6 +12,8 @@ from flask.testing import FlaskClient
 
 from eventclient import kosmos_crypto
 from mockserver import create_app
+from mockserver.backend import backend_of
+from tests.engines import ENGINES, fresh_postgres
 from tests.servers import start_server, stop_server
 
 SERVER_MODES = {"one process": [], "2 workers": ["--workers", "2"]}
@@ -44,9 +46,21 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(params=ENGINES)
+def database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """What ``--db`` takes: SQLite in memory, or an empty PostgreSQL schema (tests/engines.py)."""
+    if request.param == "sqlite":
+        yield ":memory:"
+        return
+    with fresh_postgres() as url:
+        yield url
+
+
 @pytest.fixture
-def app(clock: Clock) -> Flask:
-    return create_app({"DATABASE": ":memory:", "CLOCK": clock, "TESTING": True})
+def app(clock: Clock, database: str) -> Iterator[Flask]:
+    app = create_app({"DATABASE": database, "CLOCK": clock, "TESTING": True})
+    yield app
+    backend_of(app).close()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from eventclient import jws
 from mockserver import create_app
 from mockserver.backend import backend_of
-from mockserver.db import CACHE_ENTRIES, Database
+from mockserver.db import CACHE_ENTRIES, SqliteDatabase
 from tests.conftest import Clock, KosmosSigner, TenDukeSigner, rsa_pair
 
 
@@ -96,7 +96,7 @@ def test_a_change_written_by_another_program_is_seen(
 
 
 def test_the_cache_is_bounded_whatever_keys_callers_send() -> None:
-    db = Database()
+    db = SqliteDatabase()
     db.migrate("CREATE TABLE things (name TEXT)")
     db.watch("things")
     loads = []
@@ -107,7 +107,7 @@ def test_the_cache_is_bounded_whatever_keys_callers_send() -> None:
 
 
 def test_a_cached_value_is_loaded_once_until_its_table_changes() -> None:
-    db = Database()
+    db = SqliteDatabase()
     db.migrate("CREATE TABLE things (name TEXT)")
     db.watch("things")
     loads = []

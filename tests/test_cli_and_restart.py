@@ -294,9 +294,9 @@ def test_workers_need_a_database_file(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_a_database_file_keeps_a_write_ahead_log_checkpointed_in_large_steps(tmp_path: Path) -> None:
-    from mockserver.db import WAL_CHECKPOINT_PAGES, WAL_SIZE_LIMIT, Database
+    from mockserver.db import WAL_CHECKPOINT_PAGES, WAL_SIZE_LIMIT, SqliteDatabase
 
-    db = Database(str(tmp_path / "wal.sqlite"))
+    db = SqliteDatabase(str(tmp_path / "wal.sqlite"))
     assert db.query("PRAGMA journal_mode")[0][0] == "wal"
     assert db.query("PRAGMA wal_autocheckpoint")[0][0] == WAL_CHECKPOINT_PAGES > 1000
     assert db.query("PRAGMA journal_size_limit")[0][0] == WAL_SIZE_LIMIT
@@ -305,10 +305,10 @@ def test_a_database_file_keeps_a_write_ahead_log_checkpointed_in_large_steps(tmp
 
 def test_database_file_is_private(tmp_path: Path) -> None:
     """Issue 11, finding 14: the file holds the service private key and the license keys."""
-    from mockserver.db import Database
+    from mockserver.db import SqliteDatabase
 
     path = tmp_path / "mock.sqlite"
-    Database(str(path)).close()
+    SqliteDatabase(str(path)).close()
     assert path.stat().st_mode & 0o777 == 0o600
 
 

@@ -2,7 +2,7 @@
 one turn of the loop are committed together, and each request is answered only after that COMMIT.
 
 Driven at the ASGI level through the workers' bridge (mockserver.loop_server), with a small app
-whose routes write through a real file-backed :class:`~mockserver.db.Database`.
+whose routes write through a real file-backed :class:`~mockserver.db.SqliteDatabase`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask, jsonify
 
-from mockserver.db import Database
+from mockserver.db import SqliteDatabase
 from mockserver.errors import ApiError
 from mockserver.loop_server import WsgiOnLoop
 from tests.test_loop_server import call, scope_of
@@ -33,7 +33,7 @@ def create_writing_app(config: dict[str, Any]) -> Flask:
     """Routes that write an item, write one and then fail, write one that breaks a deferred foreign
     key (so the COMMIT fails), write a large one, and read what another connection sees."""
     app = Flask("writes")
-    db = Database(config["DATABASE"])
+    db = SqliteDatabase(config["DATABASE"])
     db.migrate(SCHEMA)
     db.query("PRAGMA foreign_keys = ON")
     app.extensions["test-db"] = db
@@ -91,7 +91,7 @@ def stored(bridge: WsgiOnLoop) -> set[str]:
 
 def commits_during(bridge: WsgiOnLoop, *requests: tuple[str, str]) -> tuple[list[int], int]:
     """Run the requests at once on one loop; their statuses and how many COMMITs the app ran."""
-    db: Database = bridge.app.extensions["test-db"]
+    db: SqliteDatabase = bridge.app.extensions["test-db"]
     statements: list[str] = []
     db._conn.set_trace_callback(statements.append)
 
@@ -150,7 +150,7 @@ def test_a_commit_that_fails_refuses_every_request_of_its_batch(bridge: WsgiOnLo
 
 
 def test_a_full_database_in_a_batch_answers_200_only_for_what_is_stored(bridge: WsgiOnLoop) -> None:
-    db: Database = bridge.app.extensions["test-db"]
+    db: SqliteDatabase = bridge.app.extensions["test-db"]
     pages = db.query("PRAGMA page_count")[0][0]
     db.query(f"PRAGMA max_page_count = {pages + 8}")  # about 32 KiB left: the large write cannot fit
     requests = [("PUT", "/items/s1"), ("PUT", "/large/big"), ("PUT", "/items/s2"), ("PUT", "/items/s3")]

@@ -345,15 +345,20 @@ def test_a_busy_database_is_503_with_retry_after(client: FlaskClient, tenduke: T
     from mockserver.backend import backend_of
 
     db = backend_of(client.application).db
-    real = db._conn
-    busy = mock.Mock(wraps=real)
-    busy.execute.side_effect = lambda sql, *a: (
-        (_ for _ in ()).throw(sqlite3.OperationalError("database is locked"))
-        if sql == "COMMIT"
-        else real.execute(sql, *a)
-    )
-    busy.in_transaction = True
-    with mock.patch.object(db, "_conn", busy):
+    if db.dialect == "sqlite":
+        busy: Exception = sqlite3.OperationalError("database is locked")
+    else:
+        from psycopg import errors
+
+        busy = errors.LockNotAvailable("could not obtain lock")
+    real = db._execute
+
+    def commit_refused(sql: str, params: Any = ()) -> Any:
+        if sql == "COMMIT":
+            raise busy
+        return real(sql, params)
+
+    with mock.patch.object(db, "_execute", commit_refused):
         response = tenduke.put({"eventSourceId": "s", "eventType": "t"})
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"

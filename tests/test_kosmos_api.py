@@ -644,11 +644,11 @@ def test_query_refuses_bad_bodies(client: FlaskClient, signer: KosmosSigner, mak
 
 
 def test_the_query_total_agrees_with_the_events_and_survives_an_old_database(tmp_path: Path) -> None:
-    from mockserver.db import Database
+    from mockserver.db import SqliteDatabase
     from mockserver.kosmos.store import KosmosStore
 
     path = str(tmp_path / "counts.sqlite")
-    store = KosmosStore(Database(path), time.time)
+    store = KosmosStore(SqliteDatabase(path), time.time)
     for n in range(7):
         store.add_event({"tenant_id": "t", "community_id": "c", "eventName": f"E_{n % 3}", "event_ts": n, "n": n})
     store.add_event({"tenant_id": "t", "community_id": "other", "eventName": "E_0", "event_ts": 1})
@@ -667,7 +667,7 @@ def test_the_query_total_agrees_with_the_events_and_survives_an_old_database(tmp
         with store.db.transaction() as tx:  # a database written before ...
             tx.execute("DELETE FROM kosmos_event_buckets" + (" WHERE span = 0" if "all-time" in before else ""))
         store.db.close()
-        store = KosmosStore(Database(path), time.time)
+        store = KosmosStore(SqliteDatabase(path), time.time)
         assert totals(store) == [7, 3, 4, 1, 0], before
     store.reset()
     assert totals(store) == [0, 0, 0, 0, 0]
@@ -691,10 +691,10 @@ def test_a_total_over_any_from_to_is_the_number_of_events_inside(
 ) -> None:
     """Totals come from day, hour and minute buckets plus the edges: any range, either edge open,
     times before 1970, bucket boundaries, and buckets filled at start from an older database."""
-    from mockserver.db import Database
+    from mockserver.db import SqliteDatabase
     from mockserver.kosmos.store import KosmosStore
 
-    store = KosmosStore(Database(), time.time)
+    store = KosmosStore(SqliteDatabase(), time.time)
     for n, (ts, name) in enumerate(events):
         store.add_event({"tenant_id": "t", "community_id": "c", "eventName": name, "event_ts": ts, "n": n})
     store.add_event({"tenant_id": "t", "community_id": "elsewhere", "eventName": "E_A", "event_ts": 0})

@@ -18,7 +18,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from eventclient import KosmosClient, TenDukeClient
-from mockserver.db import Database
+from mockserver.db import SqliteDatabase
 from mockserver.inprocess import MockServer
 from mockserver.stream import Position, StreamedEvent
 from mockserver.webhooks import RETRY_DELAYS, WebhookStore
@@ -123,7 +123,7 @@ def test_reset_keeps_receivers_and_reset_all_removes_them(client: FlaskClient) -
 
 def test_a_failing_event_is_retried_after_1_2_4_8_16_seconds_then_given_up() -> None:
     now = [1000.0]
-    store = WebhookStore(Database(), lambda: now[0])
+    store = WebhookStore(SqliteDatabase(), lambda: now[0])
     hook_id = store.register({"url": "http://127.0.0.1:1/h", "secret": SECRET}, Position())["id"]
     event = StreamedEvent("tenduke", {"eventType": "x"}, Position(0, 7))
     waits = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +11,7 @@ from flask import Response
 
 from eventclient import kosmos_crypto
 from eventclient.exceptions import CryptoError
-from mockserver.db import Write
+from mockserver.db import Transaction, Write
 from mockserver.errors import ApiError
 from mockserver.kosmos.auth import Caller, commit_request, replay_refusal, valid_license, verify_caller
 from mockserver.kosmos.errors import KosmosError, LicenseForbidden, ReplayedRequestId, ServiceKeyNotFound
@@ -101,7 +100,7 @@ def get_service_keys(x: Exchange) -> Response:
 def reset_service_key(x: Exchange, keyId: str) -> Response:  # noqa: N803 - the spec's parameter name
     store = x.backend.kosmos
 
-    def rotate(tx: sqlite3.Connection) -> None:
+    def rotate(tx: Transaction) -> None:
         if not store.replace_service_key(tx, key):
             raise ServiceKeyNotFound(f"no service key with keyId {keyId}")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from typing import Any
 
 from eventclient import kosmos_crypto
 from mockserver import rfc3339
-from mockserver.db import Database, Write, compact_json, equality_filters
+from mockserver.db import Database, Transaction, Write, compact_json, equality_filters
 
 __all__ = ["AUTH_LEVELS", "EventPage", "KosmosStore", "License", "LicenseFieldInvalid", "ServiceKey"]
 
@@ -56,7 +55,7 @@ DROP TABLE IF EXISTS kosmos_event_counts;
 BUCKET_EVENT = (
     "INSERT INTO kosmos_event_buckets VALUES "
     + ", ".join("(?, ?, ?, ?, ?, 1)" for _ in COUNTED_SPANS)
-    + " ON CONFLICT (tenant_id, community_id, span, start, event_name) DO UPDATE SET n = n + 1"
+    + " ON CONFLICT (tenant_id, community_id, span, start, event_name) DO UPDATE SET n = kosmos_event_buckets.n + 1"
 )
 
 
@@ -74,7 +73,7 @@ def _fill_span(span: int) -> str:
     start = "0" if span == ALL_TIME else f"event_ts - ((event_ts % {span}) + {span}) % {span}"
     return (
         f"INSERT INTO kosmos_event_buckets SELECT tenant_id, community_id, {span}, start, event_name, COUNT(*) FROM"
-        f" (SELECT *, {start} AS start FROM kosmos_events) GROUP BY tenant_id, community_id, start, event_name"
+        f" (SELECT *, {start} AS start FROM kosmos_events) AS timed GROUP BY tenant_id, community_id, start, event_name"
     )
 
 
@@ -199,6 +198,7 @@ class KosmosStore:
         self.clock = clock
         self._swept_until = float("-inf")
         db.migrate(SCHEMA + BUCKETS_SCHEMA)
+        db.keep_insertion_order("kosmos_licenses")
         db.watch("kosmos_service_keys")
         db.watch("kosmos_licenses")
         self._count_existing_events()
@@ -251,7 +251,7 @@ class KosmosStore:
         return ServiceKey(key_id, pair.private_key, pair.public_key, _iso(self.clock()))
 
     @staticmethod
-    def replace_service_key(tx: sqlite3.Connection, key: ServiceKey) -> bool:
+    def replace_service_key(tx: Transaction, key: ServiceKey) -> bool:
         """In transaction ``tx``, give ``key.key_id`` the key pair of ``key``; False if there is no such key."""
         cursor = tx.execute(
             "UPDATE kosmos_service_keys SET private_key = ?, public_key = ?, created_at = ? WHERE key_id = ?",
@@ -361,10 +361,11 @@ class KosmosStore:
             return self.write_event(tx, event)
 
     @staticmethod
-    def write_event(tx: sqlite3.Connection, event: dict[str, Any]) -> int:
+    def write_event(tx: Transaction, event: dict[str, Any]) -> int:
         """Store an event in transaction ``tx`` (with its count); its row id."""
         cursor = tx.execute(
-            "INSERT INTO kosmos_events (tenant_id, community_id, event_name, event_ts, body) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO kosmos_events (tenant_id, community_id, event_name, event_ts, body) VALUES (?, ?, ?, ?, ?)"
+            " RETURNING id",
             (
                 event["tenant_id"], event["community_id"], event["eventName"], event["event_ts"],
                 compact_json(event),
@@ -372,8 +373,9 @@ class KosmosStore:
         )  # fmt: skip
         scope, ts = (event["tenant_id"], event["community_id"]), int(event["event_ts"])
         buckets = [(*scope, span, _bucket_start(ts, span), event["eventName"]) for span in COUNTED_SPANS]
+        (event_id,) = cursor.fetchone()
         tx.execute(BUCKET_EVENT, [value for bucket in buckets for value in bucket])
-        return int(cursor.lastrowid or 0)
+        return int(event_id)
 
     def query_events(
         self,
@@ -468,7 +470,7 @@ class KosmosStore:
             [("tenant_id", tenant_id), ("community_id", community_id), ("event_name", event_name)]
         )
         rows = self.db.query_within(
-            f"SELECT body, LENGTH(CAST(body AS BLOB)) AS size FROM kosmos_events WHERE {where} "
+            f"SELECT body, {self.db.octet_length('body')} AS size FROM kosmos_events WHERE {where} "
             "ORDER BY id DESC LIMIT ?",
             [*params, limit],
             max_bytes,
@@ -483,8 +485,7 @@ class KosmosStore:
 
     def last_event_id(self) -> int:
         """The row id of the newest stored event (0 if none); ids are never reused, even after a reset."""
-        rows = self.db.query("SELECT seq FROM sqlite_sequence WHERE name = 'kosmos_events'")
-        return int(rows[0][0]) if rows else 0
+        return self.db.last_id("kosmos_events")
 
     def reset(self, everything: bool = False) -> None:
         """Forget events and request ids; with ``everything``, also licenses and service keys."""

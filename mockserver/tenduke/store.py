@@ -130,6 +130,7 @@ class TenDukeStore:
         self.db = db
         self.clock = clock
         db.migrate(SCHEMA)
+        db.keep_insertion_order("tenduke_clients")
         db.watch("tenduke_clients")
 
     # clients ----------------------------------------------------------------------------------
@@ -240,7 +241,7 @@ class TenDukeStore:
         where, params = _window(feed, after, before)
         order = "DESC" if newest else "ASC"
         rows = self.db.query_within(
-            f"SELECT received, body, LENGTH(CAST(body AS BLOB)) AS size FROM tenduke_events WHERE {where} "
+            f"SELECT received, body, {self.db.octet_length('body')} AS size FROM tenduke_events WHERE {where} "
             f"ORDER BY received {order} LIMIT ?",
             [*params, limit],
             max_bytes,
@@ -264,7 +265,7 @@ class TenDukeStore:
         """The newest ``limit`` stored events matching the filters that fit in ``max_bytes``, newest last."""
         where, params = equality_filters([("source_id", source_id), ("event_type", event_type)])
         rows = self.db.query_within(
-            f"SELECT body, LENGTH(CAST(body AS BLOB)) AS size FROM tenduke_events WHERE {where} "
+            f"SELECT body, {self.db.octet_length('body')} AS size FROM tenduke_events WHERE {where} "
             "ORDER BY received DESC LIMIT ?",
             [*params, limit],
             max_bytes,
