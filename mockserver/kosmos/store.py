@@ -355,17 +355,16 @@ class KosmosStore:
             return True
 
     # events -----------------------------------------------------------------------------------
-    def add_event(self, event: dict[str, Any]) -> int:
-        """Store an event that already carries its server fields; return its row id once committed."""
+    def add_event(self, event: dict[str, Any]) -> None:
+        """Store an event that already carries its server fields (committed when this returns)."""
         with self.db.transaction() as tx:
-            return self.write_event(tx, event)
+            self.write_event(tx, event)
 
     @staticmethod
-    def write_event(tx: Transaction, event: dict[str, Any]) -> int:
-        """Store an event in transaction ``tx`` (with its count); its row id."""
-        cursor = tx.execute(
-            "INSERT INTO kosmos_events (tenant_id, community_id, event_name, event_ts, body) VALUES (?, ?, ?, ?, ?)"
-            " RETURNING id",
+    def write_event(tx: Transaction, event: dict[str, Any]) -> None:
+        """Store an event in transaction ``tx`` (with its count)."""
+        tx.execute(
+            "INSERT INTO kosmos_events (tenant_id, community_id, event_name, event_ts, body) VALUES (?, ?, ?, ?, ?)",
             (
                 event["tenant_id"], event["community_id"], event["eventName"], event["event_ts"],
                 compact_json(event),
@@ -373,9 +372,7 @@ class KosmosStore:
         )  # fmt: skip
         scope, ts = (event["tenant_id"], event["community_id"]), int(event["event_ts"])
         buckets = [(*scope, span, _bucket_start(ts, span), event["eventName"]) for span in COUNTED_SPANS]
-        (event_id,) = cursor.fetchone()
         tx.execute(BUCKET_EVENT, [value for bucket in buckets for value in bucket])
-        return int(event_id)
 
     def query_events(
         self,
