@@ -28,10 +28,13 @@ from mockserver.waits import on_event_loop, pause, wait_for
 __all__ = [
     "Cursor",
     "Database",
+    "Migration",
     "SqliteDatabase",
     "Transaction",
     "Write",
+    "add_columns",
     "compact_json",
+    "ddl_statements",
     "end_request",
     "equality_filters",
     "is_server_url",
@@ -68,6 +71,31 @@ class Transaction(Protocol):
 
 Write = Callable[[Transaction], object]
 """Statements to run inside a transaction the caller opens (see :meth:`Database.transaction`)."""
+Migration = str | Callable[["Database"], None]
+"""A step of :meth:`Database.upgrade`: DDL, or a function that changes the schema."""
+SCHEMA_VERSIONS = "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+"""Which version of its tables each component (a store) has: the steps of :meth:`Database.upgrade` done."""
+
+
+def add_columns(table: str, columns: Mapping[str, str]) -> Callable[[Database], None]:
+    """A migration step adding the ``columns`` (name: SQL type) that ``table`` lacks.
+
+    For a column an earlier version added without recording a version: it may be there already.
+    """
+
+    def step(db: Database) -> None:
+        present = db._columns(table)
+        for name, sql_type in columns.items():
+            if name not in present:
+                db._run_ddl(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
+
+    return step
+
+
+def ddl_statements(ddl: str) -> list[str]:
+    """The statements of ``ddl``, without ``--`` comments (no statement of the stores holds ``;`` or ``--``)."""
+    return [statement.strip() for statement in re.sub(r"--[^\n]*", "", ddl).split(";") if statement.strip()]
+
 
 BLOCKING_WAIT_MS = 5
 """How long SQLite itself waits (blocking) for a lock before the caller's own, cooperative wait."""
@@ -208,12 +236,16 @@ class Database:
     def _close(self) -> None:
         raise NotImplementedError
 
-    def migrate(self, ddl: str) -> None:
-        """Run idempotent ``CREATE ... IF NOT EXISTS`` statements (waiting for other processes doing the same)."""
+    def _schema_change(self) -> AbstractContextManager[None]:
+        """A transaction in which this process alone changes the schema (processes starting together take turns)."""
         raise NotImplementedError
 
-    def add_columns(self, table: str, columns: Mapping[str, str]) -> None:
-        """Add the ``columns`` (name: SQL type) that ``table`` lacks: a table made by an older version."""
+    def _run_ddl(self, ddl: str) -> None:
+        """Run the statements of ``ddl`` (SQLite's spelling, ``;`` between them) in the open transaction."""
+        raise NotImplementedError
+
+    def _columns(self, table: str) -> set[str]:
+        """The names of ``table``'s columns."""
         raise NotImplementedError
 
     def watch(self, table: str) -> None:
@@ -232,6 +264,50 @@ class Database:
         raise NotImplementedError
 
     # shared -------------------------------------------------------------------------------------
+    def migrate(self, ddl: str) -> None:
+        """Run idempotent ``CREATE ... IF NOT EXISTS`` statements, one process at a time."""
+        with self._schema_change():
+            self._run_ddl(ddl)
+
+    def _version_of(self, component: str) -> int:
+        """The version of ``component``'s tables, read without a lock (0 before any)."""
+        try:
+            rows = self.query("SELECT version FROM schema_versions WHERE component = ?", (component,))
+        except self.errors:  # no versions table yet
+            return 0
+        return int(rows[0][0]) if rows else 0
+
+    def upgrade(self, component: str, steps: Sequence[Migration]) -> None:
+        """Bring ``component``'s tables to version ``len(steps)``: run the steps not yet done, in order.
+
+        The versions are kept in ``schema_versions``; processes starting together take turns, so
+        each step runs once, and all of an upgrade commits or none of it. A step is DDL (SQLite's
+        spelling; each engine translates) or a function given this database, for what DDL cannot
+        say on both engines (:func:`add_columns`). A database whose ``component`` is newer than
+        ``steps`` is refused: an older mock must not write tables it does not know.
+        """
+        if self._version_of(component) == len(steps):
+            return  # the usual start: nothing to change, and no write lock to wait for
+        with self._schema_change():
+            self._run_ddl(SCHEMA_VERSIONS)
+            row = self._execute("SELECT version FROM schema_versions WHERE component = ?", (component,)).fetchone()
+            done = int(row[0]) if row else 0
+            if done > len(steps):
+                raise RuntimeError(
+                    f"the database's {component} tables are at version {done}; this eventdouble knows "
+                    f"{len(steps)}: use a newer eventdouble"
+                )
+            for version, step in enumerate(steps[done:], done + 1):
+                if isinstance(step, str):
+                    self._run_ddl(step)
+                else:
+                    step(self)
+                self._execute(
+                    "INSERT INTO schema_versions VALUES (?, ?) ON CONFLICT (component) DO UPDATE"
+                    " SET version = excluded.version",
+                    (component, version),
+                )
+
     @contextmanager
     def _translated(self) -> Iterator[None]:
         try:
@@ -506,23 +582,26 @@ class SqliteDatabase(Database):
         finally:
             self._conn.execute(f"PRAGMA busy_timeout={BLOCKING_WAIT_MS}")
 
-    def migrate(self, ddl: str) -> None:
-        """Run idempotent ``CREATE ... IF NOT EXISTS`` statements (waiting for other processes doing the same)."""
+    @contextmanager
+    def _schema_change(self) -> Iterator[None]:
         with self._lock, self._blocking_waits():
-            self._conn.executescript(ddl)
-            self._generations_stale = True
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._generations_stale = True
 
-    def add_columns(self, table: str, columns: Mapping[str, str]) -> None:
-        """Add the ``columns`` (name: SQL type) that ``table`` lacks: a table made by an older version."""
-        with self._lock, self._blocking_waits():
-            present = {row["name"] for row in self._conn.execute(f"PRAGMA table_info({table})")}
-            for name, sql_type in columns.items():
-                if name not in present:
-                    try:
-                        self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
-                    except sqlite3.OperationalError as exc:  # another process added it meanwhile
-                        if "duplicate column" not in str(exc):
-                            raise
+    def _run_ddl(self, ddl: str) -> None:
+        for statement in ddl_statements(ddl):
+            self._conn.execute(statement)
+
+    def _columns(self, table: str) -> set[str]:
+        return {row["name"] for row in self._conn.execute(f"PRAGMA table_info({table})")}
 
     def watch(self, table: str) -> None:
         """Count every change to ``table`` (from any process), so :meth:`cached` values of it stay right.
@@ -530,7 +609,7 @@ class SqliteDatabase(Database):
         Triggers bump the table's generation inside the writing transaction, whoever writes.
         """
         bump = f"INSERT INTO table_generations VALUES ('{table}', 1) ON CONFLICT (name) DO UPDATE SET n = n + 1"
-        self.migrate(
+        script = (
             "CREATE TABLE IF NOT EXISTS table_generations (name TEXT PRIMARY KEY, n INTEGER NOT NULL);\n"
             + "".join(
                 f"CREATE TRIGGER IF NOT EXISTS {table}_{event.lower()}_generation AFTER {event} ON {table}"
@@ -538,6 +617,9 @@ class SqliteDatabase(Database):
                 for event in ("INSERT", "UPDATE", "DELETE")
             )
         )
+        with self._lock, self._blocking_waits():  # a script of IF NOT EXISTS: no write lock once they exist
+            self._conn.executescript(script)
+            self._generations_stale = True
         with self._lock:  # this connection's own writes: a TEMP trigger is seen by this connection alone
             for event in ("INSERT", "UPDATE"):
                 self._conn.execute(

@@ -125,7 +125,7 @@ class FaultStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        db.migrate(SCHEMA)
+        db.upgrade("faults", [SCHEMA])
         db.watch("fault_rules")
 
     def add(self, fields: dict[str, Any]) -> dict[str, Any]:

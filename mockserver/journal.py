@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mockserver.background import ProcessLoop
-from mockserver.db import Database, equality_filters
+from mockserver.db import Database, add_columns, equality_filters
 from mockserver.errors import ApiError
 from mockserver.rfc3339 import format_utc
 
@@ -78,8 +78,7 @@ class Journal:
         self.size = size
         self._pending: list[JournalEntry] = []
         self._lock = threading.Lock()
-        db.migrate(SCHEMA)
-        db.add_columns("journal_entries", ADDED_COLUMNS)
+        db.upgrade("journal", [SCHEMA, add_columns("journal_entries", ADDED_COLUMNS)])
         _WRITER.watch(self)
 
     def record(self, entry: JournalEntry) -> None:

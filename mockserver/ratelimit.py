@@ -21,7 +21,7 @@ class RateLimiter:
     def __init__(self, db: Database, clock: Callable[[], float]) -> None:
         self.db = db
         self.clock = clock
-        db.migrate(SCHEMA)
+        db.upgrade("rate_limits", [SCHEMA])
 
     def hit(self, subject: str, limit: int, window: float) -> float | None:
         """Count one request of ``subject``; None if within ``limit``, else the seconds to wait."""

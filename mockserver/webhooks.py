@@ -97,7 +97,7 @@ class WebhookStore:
     def __init__(self, db: Database, clock: Any) -> None:
         self.db = db
         self.clock = clock
-        db.migrate(SCHEMA)
+        db.upgrade("webhooks", [SCHEMA])
 
     def register(self, fields: dict[str, Any], start: Position) -> dict[str, Any]:
         """Add a receiver of the events accepted after ``start``; its view (without the secret)."""

@@ -4,6 +4,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,22 +14,30 @@ from flask.testing import FlaskClient
 from eventclient import kosmos_crypto
 from mockserver import create_app
 from mockserver.backend import backend_of
-from tests.engines import ENGINES, fresh_postgres
+from tests.engines import ENGINES, database_in, fresh_postgres
 from tests.servers import start_server, stop_server
 
 SERVER_MODES = {"one process": [], "2 workers": ["--workers", "2"]}
 """The two ways ``eventdouble serve`` serves, for tests where the server mode matters."""
 
 
-@pytest.fixture(scope="module", params=list(SERVER_MODES))
+@pytest.fixture(scope="module", params=[(mode, engine) for mode in SERVER_MODES for engine in ENGINES], ids=str)
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``eventdouble serve`` on a fresh database, once per module and server mode: its base URL."""
-    db = tmp_path_factory.mktemp("served") / "mock.sqlite"
-    process, url, _ = start_server("--db", str(db), *SERVER_MODES[request.param])
-    try:
-        yield url
-    finally:
-        stop_server(process)
+    """``eventdouble serve`` on a fresh database, once per module, server mode and engine: its base URL."""
+    mode, engine = request.param
+    with database_in(engine, tmp_path_factory.mktemp("served")) as db:
+        process, url, _ = start_server("--db", db, *SERVER_MODES[mode])
+        try:
+            yield url
+        finally:
+            stop_server(process)
+
+
+@pytest.fixture(params=ENGINES)
+def server_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """What ``--db`` takes for a server test, on each engine (a SQLite file, a fresh PostgreSQL schema)."""
+    with database_in(request.param, tmp_path) as db:
+        yield db
 
 
 class Clock:

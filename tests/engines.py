@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import quote
 
 POSTGRES_URL = os.environ.get("POSTGRES_TEST_URL", "")
@@ -36,3 +37,13 @@ def fresh_postgres() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@contextmanager
+def database_in(engine: str, directory: Path) -> Iterator[str]:
+    """What ``--db`` takes for a server of ``engine``: a SQLite file in ``directory``, or a fresh PostgreSQL schema."""
+    if engine == "sqlite":
+        yield str(directory / "mock.sqlite")
+        return
+    with fresh_postgres() as url:
+        yield url

@@ -29,11 +29,11 @@ until each has sent this many (a fixed time alone left a slow machine with too f
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> tuple[str, str]:
+def server(tmp_path: Path, server_database: str) -> tuple[str, str]:
     """A 3-worker server; yields its URL and the RSA private key registered with it."""
     pair = rsa_pair()
     seed = write_seed(tmp_path / "seed.json", LICENSE, pair.public_pem)
-    process, url, _ = start_server("--db", str(tmp_path / "conc.sqlite"), "--seed", str(seed), "--workers", WORKERS)
+    process, url, _ = start_server("--db", server_database, "--seed", str(seed), "--workers", WORKERS)
     try:
         yield url, pair.private_pem
     finally:

@@ -16,11 +16,11 @@ from tests.servers import start_server, write_seed
 LICENSE = "crash-test-license-0001"
 
 
-def test_kill_9_mid_stream_loses_no_acknowledged_event(tmp_path: Path) -> None:
+def test_kill_9_mid_stream_loses_no_acknowledged_event(tmp_path: Path, server_database: str) -> None:
     pair = rsa_pair()
     seed = write_seed(tmp_path / "seed.json", LICENSE, pair.public_pem)
-    db = tmp_path / "crash.sqlite"
-    process, url, _ = start_server("--db", str(db), "--seed", str(seed))
+    db = server_database
+    process, url, _ = start_server("--db", db, "--seed", str(seed))
 
     acknowledged_tenduke: list[str] = []
     acknowledged_kosmos: list[str] = []
@@ -63,7 +63,7 @@ def test_kill_9_mid_stream_loses_no_acknowledged_event(tmp_path: Path) -> None:
     assert len(acknowledged_tenduke) > 50
     assert len(acknowledged_kosmos) > 10
 
-    process, url, _ = start_server("--db", str(db), "--seed", str(seed))
+    process, url, _ = start_server("--db", db, "--seed", str(seed))
     reader, kosmos = TenDukeClient(url, pair.private_pem), KosmosClient(url, LICENSE)
     try:
         events = list(reader.read("crash", page_size=97))

@@ -197,7 +197,7 @@ class KosmosStore:
         self.db = db
         self.clock = clock
         self._swept_until = float("-inf")
-        db.migrate(SCHEMA + BUCKETS_SCHEMA)
+        db.upgrade("kosmos", [SCHEMA + BUCKETS_SCHEMA])
         db.keep_insertion_order("kosmos_licenses")
         db.watch("kosmos_service_keys")
         db.watch("kosmos_licenses")

@@ -129,7 +129,7 @@ class TenDukeStore:
     def __init__(self, db: Database, clock: Callable[[], float]) -> None:
         self.db = db
         self.clock = clock
-        db.migrate(SCHEMA)
+        db.upgrade("tenduke", [SCHEMA])
         db.keep_insertion_order("tenduke_clients")
         db.watch("tenduke_clients")
 
