@@ -1,6 +1,6 @@
 """Benchmark the mock against a bare Flask app and Stoplight Prism; print a Markdown table.
 
-    .venv/bin/python bench/run.py                  # every scenario, about 20 minutes; writes bench/results.md
+    .venv/bin/python bench/run.py                  # every scenario, about 25 minutes; writes bench/results.md
     .venv/bin/python bench/run.py --only put,query # just these (see --help for the names)
 
 Load comes from wrk on one core, every server runs on the other (taskset), all on loopback.
