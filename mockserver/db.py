@@ -26,6 +26,7 @@ from mockserver.errors import ApiError, StorageBusy, StorageFull, StorageUnavail
 from mockserver.waits import on_event_loop, pause, wait_for
 
 __all__ = [
+    "BUSY_MESSAGE",
     "Cursor",
     "Database",
     "Migration",
@@ -117,13 +118,17 @@ WRITE_LOCK_WAIT_SECONDS = 10.0
 """How long a write waits for another process's transaction before it is refused (503)."""
 
 
+BUSY_MESSAGE = "the mock's database is busy with another writer: nothing was stored; retry"
+"""What a write refused because another one held the database's write lock too long says (503)."""
+
+
 def storage_error(exc: BaseException) -> ApiError | None:
     """The refusal a SQLite failure means for the caller (507 full, 503 busy or I/O); None if it is a bug."""
     text = str(exc).lower()
     if "full" in text:
         return StorageFull("the mock's database is full (no disk space, or its size limit): nothing was stored")
     if "locked" in text or "busy" in text:
-        return StorageBusy("the mock's database is busy with another writer: nothing was stored; retry")
+        return StorageBusy(BUSY_MESSAGE)
     if "disk i/o" in text or "readonly" in text or "unable to open" in text or "malformed" in text:
         return StorageUnavailable(f"the mock cannot write its database ({text}): nothing was stored")
     return None
@@ -463,7 +468,7 @@ class Database:
                 raise
             self._lock.release()
             if time.monotonic() > deadline:
-                raise StorageBusy("the mock's database is busy with another writer: nothing was stored; retry")
+                raise StorageBusy(BUSY_MESSAGE)
             pause(wait)
             wait = min(wait * 2, 0.02)
         if not grouped:

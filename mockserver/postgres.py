@@ -26,7 +26,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.rows import RowMaker
 
-from mockserver.db import Database, Transaction, ddl_statements
+from mockserver.db import BUSY_MESSAGE, Database, Transaction, ddl_statements
 from mockserver.errors import ApiError, RequestValidationError, StorageBusy, StorageFull, StorageUnavailable
 
 __all__ = ["PostgresDatabase", "Row", "postgres_ddl", "postgres_sql"]
@@ -53,10 +53,15 @@ class Row(tuple):  # type: ignore[type-arg] - a row of any column types
         return list(self._names)
 
 
+@functools.lru_cache(maxsize=256)
+def _row_type(names: tuple[str, ...]) -> type[Row]:
+    """The row class of a result with these columns, made once: a statement's columns do not change."""
+    return type("Row", (Row,), {"__slots__": (), "_names": {name: n for n, name in enumerate(names)}})
+
+
 def _row_factory(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
-    names = [column.name for column in cursor.description or ()]
-    row_type = type("Row", (Row,), {"__slots__": (), "_names": {name: n for n, name in enumerate(names)}})
-    return row_type  # type: ignore[return-value] - called with the row's values as one sequence
+    names = tuple(column.name for column in cursor.description or ())
+    return _row_type(names)  # type: ignore[return-value] - called with the row's values as one sequence
 
 
 @functools.lru_cache(maxsize=512)
@@ -135,7 +140,7 @@ class PostgresDatabase(Database):
         if isinstance(exc, pg_errors.DiskFull | pg_errors.OutOfMemory):
             return StorageFull("the mock's database is full (no disk space): nothing was stored")
         if isinstance(exc, pg_errors.LockNotAvailable | pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
-            return StorageBusy("the mock's database is busy with another writer: nothing was stored; retry")
+            return StorageBusy(BUSY_MESSAGE)
         if isinstance(exc, psycopg.OperationalError | pg_errors.ReadOnlySqlTransaction):
             return StorageUnavailable(f"the mock cannot reach or write its database ({exc}): nothing was stored")
         return None
