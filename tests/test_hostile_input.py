@@ -398,3 +398,20 @@ def test_feed_pages_are_bounded_by_bytes_and_a_reader_still_gets_every_event(clo
         client.get("/__admin/events?api=tenduke&limit=100000").json,
     ):
         assert 2 <= len(newest) <= 4 and [e["n"] for e in newest] == order[-len(newest) :]
+
+
+def test_a_nul_character_in_a_stored_field_is_never_a_500(client: FlaskClient, tenduke: TenDukeSigner) -> None:
+    """SQLite stores U+0000; PostgreSQL's text cannot hold it, so that engine refuses with 400 and stores nothing."""
+    from mockserver.backend import backend_of
+
+    engine = backend_of(client.application).db.dialect
+    response = tenduke.put(
+        [{"eventSourceId": "nul\u0000source", "eventType": "t"}, {"eventSourceId": "s", "eventType": "t"}]
+    )
+    if engine == "postgresql":
+        assert response.status_code == 400 and "NUL" in response.json["message"]
+        assert tenduke_events(client) == []
+    else:
+        assert response.status_code == 200
+        assert len(tenduke_events(client)) == 2
+    assert tenduke.put({"eventSourceId": "nul-free", "eventType": "t"}).status_code == 200
