@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import RowMaker
 
 from mockserver.db import BUSY_MESSAGE, Database, Transaction, ddl_statements
@@ -35,6 +36,10 @@ WRITE_LOCK = 0x65766E7464626C  # "evntdbl": the advisory lock every write transa
 MIGRATION_LOCK = WRITE_LOCK + 1
 """Held while tables are created, so processes starting together do it one after another."""
 CONNECT_TIMEOUT_SECONDS = 10
+APPLICATION_NAME = "eventdouble"
+"""How the mock's connections show in ``pg_stat_activity``, unless the URL names them (``application_name=``)."""
+_REPEATABLE = re.compile(r"\s*(?:SELECT|BEGIN)\b", re.IGNORECASE)
+"""Statements that may run again on a new connection when the old one broke under them: they change nothing."""
 
 
 class Row(tuple):  # type: ignore[type-arg] - a row of any column types
@@ -132,7 +137,10 @@ class PostgresDatabase(Database):
 
     @staticmethod
     def _connect(url: str) -> psycopg.Connection[Row]:
-        return psycopg.connect(url, autocommit=True, row_factory=_row_factory, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+        named = {} if "application_name" in conninfo_to_dict(url) else {"application_name": APPLICATION_NAME}
+        return psycopg.connect(
+            url, autocommit=True, row_factory=_row_factory, connect_timeout=CONNECT_TIMEOUT_SECONDS, **named
+        )
 
     @staticmethod
     def refusal_for(exc: BaseException) -> ApiError | None:
@@ -146,16 +154,31 @@ class PostgresDatabase(Database):
         return None
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Row]:
-        if self._conn.closed:  # the server restarted, or the connection broke: a new one, outside a transaction
-            if self._closed:
-                raise RuntimeError("the database was closed")  # as a closed sqlite3 connection raises
-            self._conn = self._connect(self.path)
-            self._generations_stale = True
+        if self._conn.closed:
+            self._reconnect()
         if params:
             _checked(params)
         if self._watched and (written := self._written_tables(sql)) and written & self._watched:
             self._generations_stale = True  # its own write: the counts are read again at the next cached read
-        return self._conn.execute(postgres_sql(sql), params or None, prepare=None)
+        if self._in_transaction():
+            return self._conn.execute(postgres_sql(sql), params or None, prepare=None)
+        try:
+            return self._conn.execute(postgres_sql(sql), params or None, prepare=None)
+        except psycopg.OperationalError:
+            # The server restarted or dropped this connection since its last statement. A read, or
+            # the BEGIN of a write, changed nothing: it runs again on a new connection. A write in
+            # a transaction is not repeated (it may have been committed): its request gets 503.
+            if not self._conn.closed or not _REPEATABLE.match(sql):
+                raise
+            self._reconnect()
+            return self._conn.execute(postgres_sql(sql), params or None, prepare=None)
+
+    def _reconnect(self) -> None:
+        """A new connection in place of a broken one (outside any transaction: it broke with the old one)."""
+        if self._closed:
+            raise RuntimeError("the database was closed")  # as a closed sqlite3 connection raises
+        self._conn = self._connect(self.path)
+        self._generations_stale = True
 
     @staticmethod
     def _tables_written(sql: str) -> frozenset[str]:

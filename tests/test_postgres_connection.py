@@ -1,0 +1,168 @@
+"""A PostgreSQL connection lost under the mock (the server restarted, an operator ended it): it recovers.
+
+A read, or a write not yet begun, runs again on a new connection; a write whose connection broke
+in the middle is refused with 503 and nothing of it is stored; the next request is served.
+Needs ``POSTGRES_TEST_URL`` (``.ci/run`` sets it); connections are ended with
+``pg_terminate_backend``, which is what a server restart does to them.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from eventclient import ApiError, ClientError, KosmosClient, TenDukeClient
+from mockserver.db import Database, open_database
+from mockserver.errors import StorageUnavailable
+from mockserver.postgres import APPLICATION_NAME
+from tests.conftest import rsa_pair
+from tests.engines import POSTGRES_URL, fresh_postgres
+from tests.servers import start_server, write_seed
+
+pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="set POSTGRES_TEST_URL (.ci/run does)")
+LICENSE = "connection-test-license-01"
+
+
+def _end(where: str, condition: str, params: tuple[object, ...]) -> int:
+    """End the backends of ``where``'s database that match ``condition``; how many there were."""
+    with psycopg.connect(where, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+            f"WHERE datname = current_database() AND pid <> pg_backend_pid() AND {condition}",
+            params,
+        ).fetchall()
+    return len(rows)
+
+
+def _end_connection_of(db: Database, url: str) -> int:
+    pid = int(db.query("SELECT pg_backend_pid() AS pid")[0]["pid"])
+    assert _end(url, "pid = %s", (pid,)) == 1
+    return pid
+
+
+@pytest.fixture
+def things() -> Iterator[tuple[Database, str]]:
+    with fresh_postgres() as url:
+        db = open_database(url)
+        db.migrate("CREATE TABLE IF NOT EXISTS things (name TEXT PRIMARY KEY)")
+        try:
+            yield db, url
+        finally:
+            db.close()
+
+
+def test_a_read_after_the_connection_was_lost_runs_on_a_new_one(things: tuple[Database, str]) -> None:
+    db, url = things
+    old = _end_connection_of(db, url)
+    assert int(db.query("SELECT pg_backend_pid() AS pid")[0]["pid"]) != old
+
+
+def test_a_write_after_the_connection_was_lost_is_stored_once(things: tuple[Database, str]) -> None:
+    db, url = things
+    _end_connection_of(db, url)
+    with db.transaction() as tx:
+        tx.execute("INSERT INTO things VALUES ('a')")
+    assert [r["name"] for r in db.query("SELECT name FROM things")] == ["a"]
+
+
+def test_a_write_whose_connection_breaks_midway_is_refused_with_503_and_nothing_is_stored(
+    things: tuple[Database, str],
+) -> None:
+    db, url = things
+    with pytest.raises(StorageUnavailable) as refused, db.transaction() as tx:
+        tx.execute("INSERT INTO things VALUES ('a')")
+        pid = int(tx.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"])
+        assert _end(url, "pid = %s", (pid,)) == 1
+        tx.execute("INSERT INTO things VALUES ('b')")
+    assert refused.value.status == 503
+    assert "nothing was stored" in str(refused.value)
+    assert db.query("SELECT name FROM things") == []
+    with db.transaction() as tx:
+        tx.execute("INSERT INTO things VALUES ('c')")
+    assert [r["name"] for r in db.query("SELECT name FROM things")] == ["c"]
+
+
+def test_the_mock_rides_out_its_connections_being_ended_under_load(tmp_path: Path) -> None:
+    """A served mock whose connection is ended five times while four clients write: only 503s, nothing lost."""
+    pair = rsa_pair()
+    seed = write_seed(tmp_path / "seed.json", LICENSE, pair.public_pem)
+    with fresh_postgres() as url:
+        process, base, _ = start_server("--db", url, "--seed", str(seed))
+        acknowledged: dict[str, list[str]] = {"tenduke": [], "kosmos": []}
+        refusals: list[int] = []
+        unexpected: list[str] = []
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def outcome(exc: ClientError) -> None:
+            with lock:
+                if isinstance(exc, ApiError) and exc.status == 503:
+                    refusals.append(exc.status)
+                else:
+                    unexpected.append(repr(exc))
+
+        def tenduke_writer() -> None:
+            with TenDukeClient(base, pair.private_pem, timeout=10, retries=0) as client:
+                while not stop.is_set():
+                    batch = [{"eventSourceId": "lost", "eventType": "t", "id": str(uuid.uuid4())} for _ in range(5)]
+                    try:
+                        client.put(batch)
+                    except ClientError as exc:
+                        outcome(exc)
+                        continue
+                    with lock:
+                        acknowledged["tenduke"] += [e["id"] for e in batch]
+
+        def kosmos_writer() -> None:
+            with KosmosClient(base, LICENSE, timeout=10) as client:
+                while not stop.is_set():
+                    marker = str(uuid.uuid4())
+                    try:
+                        client.put_event("t", "c", "E_LOST", {"type": "lost", "id": marker})
+                    except ClientError as exc:
+                        outcome(exc)
+                        continue
+                    with lock:
+                        acknowledged["kosmos"].append(marker)
+
+        writers = [threading.Thread(target=w) for w in [tenduke_writer, kosmos_writer] * 2]
+        try:
+            for writer in writers:
+                writer.start()
+            ended = 0
+            for _ in range(5):
+                time.sleep(0.3)
+                ended += _end(url, "application_name = %s", (APPLICATION_NAME,))
+            time.sleep(0.5)
+            stop.set()
+            for writer in writers:
+                writer.join(timeout=30)
+            assert ended >= 5, "the mock's connections were not found to end"
+            assert not unexpected, unexpected[:5]
+            assert len(acknowledged["tenduke"]) > 50 and len(acknowledged["kosmos"]) > 10
+
+            with TenDukeClient(base, pair.private_pem) as reader, KosmosClient(base, LICENSE) as kosmos:
+                ids = [e["id"] for e in reader.read("lost", page_size=97)]
+                assert len(ids) == len(set(ids)), "an event is stored twice"
+                assert set(acknowledged["tenduke"]) <= set(ids), "an acknowledged event was lost"
+                page = kosmos.query_events("t", "c", page_size=1000)
+                markers = [e["id"] for e in page["data"]]
+                while len(markers) < page["page"]["total"]:
+                    page = kosmos.query_events("t", "c", page_size=1000, page_index=len(markers) // 1000)
+                    markers += [e["id"] for e in page["data"]]
+                assert len(markers) == len(set(markers))
+                assert set(acknowledged["kosmos"]) <= set(markers), "an acknowledged event was lost"
+                reader.put({"eventSourceId": "lost", "eventType": "t", "id": "after"})  # and it goes on
+        finally:
+            stop.set()
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=15)
+            if process.stdout:
+                process.stdout.close()
