@@ -331,6 +331,14 @@ def measure_once(wrk: str, target: Target, lines: list[str], seconds: int, conne
     return figures
 
 
+def measure(
+    wrk: str, base: str, make_lines: Callable[[], list[str]], args: argparse.Namespace, label: str, pid: int
+) -> Figures:
+    """A scenario on one server (``pid`` serving ``base``): its median figures, as :func:`compare` measures them."""
+    args.warmup = getattr(args, "warmup", 2)
+    return compare(wrk, [Target(label, base, pid)], make_lines, args, label)[0]
+
+
 def compare(
     wrk: str,
     targets: list[Target],

@@ -99,7 +99,8 @@ def ddl_statements(ddl: str) -> list[str]:
 
 
 BLOCKING_WAIT_MS = 5
-"""How long SQLite itself waits (blocking) for a lock before the caller's own, cooperative wait."""
+"""How long the engine itself waits (blocking) for the write lock before the caller's own, cooperative
+wait: SQLite's busy timeout, PostgreSQL's ``lock_timeout`` on the advisory lock."""
 WAL_CHECKPOINT_PAGES = 10_000
 """Pages (4 KiB) the write-ahead log may hold before a commit copies them into the database file.
 
@@ -146,6 +147,8 @@ class _Batch:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.waiters: list[asyncio.Future[BaseException | None]] = []
+        self.generations_current = False
+        """Whether the cached tables' generations were read since the batch took the write lock."""
 
     def join(self) -> asyncio.Future[BaseException | None]:
         """A future resolved with the batch's outcome: None once committed, else the error."""
@@ -338,8 +341,14 @@ class Database:
         with self._lock:
             checked = _checked_in_request.get()
             if checked is None or id(self) not in checked or self._generations_stale:
-                with self._translated():
-                    self._read_generations()
+                batch = self._batch
+                # While a batch holds the write lock, no other connection can commit: generations
+                # read during the batch stay current until it commits (one read a batch, not a request).
+                if batch is None or not batch.generations_current or self._generations_stale:
+                    with self._translated():
+                        self._read_generations()
+                    if batch is not None:
+                        batch.generations_current = True
                 if checked is not None:
                     checked.add(id(self))
             generation = self._generation_snapshot.get(table, 0)

@@ -27,7 +27,7 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import RowMaker
 
-from mockserver.db import BUSY_MESSAGE, Database, Transaction, ddl_statements
+from mockserver.db import BLOCKING_WAIT_MS, BUSY_MESSAGE, Database, Transaction, ddl_statements
 from mockserver.errors import ApiError, RequestValidationError, StorageBusy, StorageFull, StorageUnavailable
 
 __all__ = ["PostgresDatabase", "Row", "postgres_ddl", "postgres_sql"]
@@ -36,6 +36,7 @@ WRITE_LOCK = 0x65766E7464626C  # "evntdbl": the advisory lock every write transa
 MIGRATION_LOCK = WRITE_LOCK + 1
 """Held while tables are created, so processes starting together do it one after another."""
 CONNECT_TIMEOUT_SECONDS = 10
+_BEGIN_WAITING_BRIEFLY = f"BEGIN; SET LOCAL lock_timeout = '{BLOCKING_WAIT_MS}ms'"
 APPLICATION_NAME = "eventdouble"
 """How the mock's connections show in ``pg_stat_activity``, unless the URL names them (``application_name=``)."""
 _REPEATABLE = re.compile(r"\s*(?:SELECT|BEGIN)\b", re.IGNORECASE)
@@ -189,16 +190,18 @@ class PostgresDatabase(Database):
         return self._handle_object
 
     def _try_begin(self) -> bool:
-        self._execute("BEGIN")
+        # As SQLite's busy timeout: wait in PostgreSQL's queue for the lock a few ms (a writer
+        # that commits hands it straight to the next), then give up and pause cooperatively.
+        self._execute(_BEGIN_WAITING_BRIEFLY)
         try:
-            got = self._conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (WRITE_LOCK,)).fetchone()
+            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        except pg_errors.LockNotAvailable:
+            self._execute("ROLLBACK")
+            return False
         except BaseException:
             self._execute("ROLLBACK")
             raise
-        if got is not None and got[0]:
-            return True
-        self._execute("ROLLBACK")
-        return False
+        return True
 
     def _in_transaction(self) -> bool:
         return self._conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE

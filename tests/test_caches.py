@@ -3,8 +3,11 @@ sees a change made by any other (two apps on one database file are two workers).
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from flask import Flask
@@ -13,8 +16,12 @@ from flask.testing import FlaskClient
 from eventclient import jws
 from mockserver import create_app
 from mockserver.backend import backend_of
-from mockserver.db import CACHE_ENTRIES, SqliteDatabase
+from mockserver.db import CACHE_ENTRIES, SqliteDatabase, end_request, open_database, start_request
+from mockserver.waits import RequestGreenlet
 from tests.conftest import Clock, KosmosSigner, TenDukeSigner, rsa_pair
+from tests.engines import ENGINES, database_in
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -145,3 +152,64 @@ def test_a_request_looks_for_other_workers_changes_once(workers: tuple[Flask, Fl
         backend_of(workers[0]).db._conn.set_trace_callback(None)
     assert checks_in_one_request == 1
     assert statements.count("PRAGMA data_version") == 2  # outside a request, every cached read checks
+
+
+async def _in_request(work: Callable[[], T]) -> T:
+    """Run ``work`` as a request on this event loop runs (a greenlet that pauses and waits for futures)."""
+    runner = RequestGreenlet(work)
+    value = runner.switch()
+    while not runner.dead:
+        value = (
+            runner.switch(await value)
+            if isinstance(value, asyncio.Future)
+            else runner.switch(await asyncio.sleep(value))
+        )
+    return value  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_request_joining_a_batch_sees_what_was_committed_before_the_batch_took_the_lock(
+    engine: str, tmp_path: Path
+) -> None:
+    """Generations are read once per batch, after it took the write lock: not before (a commit may come between)."""
+    with database_in(engine, tmp_path) as target:
+        mine, other = open_database(target), open_database(target)
+        try:
+            for db in (mine, other):
+                db.migrate("CREATE TABLE IF NOT EXISTS things (name TEXT); CREATE TABLE IF NOT EXISTS log (n TEXT)")
+                db.watch("things")
+            count = lambda: len(mine.query("SELECT * FROM things", see_pending=True))  # noqa: E731
+            seen: list[int] = []
+
+            def first() -> None:  # reads the cache, then another process commits, then it writes: a batch opens
+                token = start_request()
+                try:
+                    seen.append(mine.cached("things", "count", count))
+                    with other.transaction() as tx:
+                        tx.execute("INSERT INTO things VALUES ('a')")
+                    with mine.transaction() as tx:
+                        tx.execute("INSERT INTO log VALUES ('first')")
+                finally:
+                    end_request(token)
+
+            def second() -> None:  # answered while the first's batch holds the write lock
+                token = start_request()
+                try:
+                    seen.append(mine.cached("things", "count", count))
+                    with mine.transaction() as tx:
+                        tx.execute("INSERT INTO log VALUES ('second')")
+                finally:
+                    end_request(token)
+
+            async def both() -> None:
+                one = asyncio.ensure_future(_in_request(first))
+                while not mine.query("SELECT 1 FROM log", see_pending=True):  # the first's batch is open
+                    await asyncio.sleep(0)
+                await asyncio.gather(one, _in_request(second))
+
+            asyncio.run(both())
+            assert seen == [0, 1]
+            assert sorted(r["n"] for r in mine.query("SELECT n FROM log")) == ["first", "second"]
+        finally:
+            mine.close()
+            other.close()
