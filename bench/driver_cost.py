@@ -6,7 +6,8 @@ Each "request" is the write a signed 1Kosmos PUT makes on PostgreSQL, statement 
 BEGIN, the advisory write lock, the request id, the event, four count upserts, COMMIT. The same
 statements run through (1) psycopg's ``Connection.execute``, as ``mockserver/postgres.py`` runs
 them, (2) SQLAlchemy Core's ``Connection.execute(text(...))`` and (3) its
-``exec_driver_sql``, both over the same psycopg driver. Reported: this process's CPU time per
+``exec_driver_sql``, both over the same psycopg driver, and (4) psycopg in pipeline mode, all
+of a request's statements sent before any answer is awaited. Reported: this process's CPU time per
 request (the database server's share is the same for all three), taking turns, median of
 ``--repeats`` rounds. SQLAlchemy is installed with pip if missing: a candidate, not a dependency.
 """
@@ -71,6 +72,19 @@ def with_psycopg(url: str) -> Callable[[], None]:
     return request
 
 
+def with_psycopg_pipeline(url: str) -> Callable[[], None]:
+    """One request through psycopg in pipeline mode: the statements sent together, one wait for their results."""
+    conn = psycopg.connect(url)
+
+    def request() -> None:
+        with conn.pipeline():
+            for sql, params in statements():
+                conn.execute(sql, params, prepare=None)
+            conn.commit()
+
+    return request
+
+
 def with_sqlalchemy(url: str, *, compiled: bool) -> Callable[[], None]:
     """One request through SQLAlchemy Core over psycopg: ``text()`` constructs, or ``exec_driver_sql``."""
     import sqlalchemy
@@ -123,6 +137,7 @@ def main() -> int:
             "psycopg 3, Connection.execute (what the mock does)": with_psycopg(url),
             "SQLAlchemy Core 2, Connection.execute(text(...))": with_sqlalchemy(url, compiled=True),
             "SQLAlchemy Core 2, Connection.exec_driver_sql": with_sqlalchemy(url, compiled=False),
+            "psycopg 3 in pipeline mode (not used by the mock: for comparison)": with_psycopg_pipeline(url),
         }
         for request in layers.values():
             cpu_per_request(request, 200)  # warm-up: connections, statement caches

@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -173,6 +174,10 @@ class Run:
     mock_us: float
     nginx_us: float
     postgres_us: float
+    lock_held: float = float("nan")
+    """Share of the time the write lock was held (PostgreSQL only), in a run of its own."""
+    lock_rps: float = float("nan")
+    """The req/s of that run."""
 
 
 def measure(wrk: str, target: Fleet, lines: list[str], seconds: int, connections: int) -> Run:
@@ -187,6 +192,41 @@ def measure(wrk: str, target: Fleet, lines: list[str], seconds: int, connections
     per = [(b - a) / done * 1e6 for a, b in zip(before, after, strict=True)]
     figures.cpu_us = sum(per)
     return Run(figures, *per)
+
+
+def write_lock_held(wrk: str, target: Fleet, lines: list[str], seconds: int, connections: int) -> tuple[float, float]:
+    """How much of a wrk run PostgreSQL's write lock was held (sampled every 2 ms from pg_locks), and its req/s.
+
+    Run apart from the measured runs: the sampling costs the database a little CPU. If the lock
+    is held a share ``h`` of the time at ``r`` req/s, no number of processes or cores gets past
+    about ``r / h`` (while the batches stay as large).
+    """
+    from mockserver.postgres import WRITE_LOCK
+
+    held = total = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal held, total
+        with psycopg.connect(target.database, autocommit=True) as conn:
+            while not stop.is_set():
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+                    " AND classid::bigint = %s AND objid::bigint = %s",
+                    (WRITE_LOCK >> 32, WRITE_LOCK & 0xFFFFFFFF),
+                ).fetchone()
+                total += 1
+                held += bool(row and row[0])
+                time.sleep(0.002)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        figures = bench.run_wrk(wrk, target.front, lines, seconds, connections)
+    finally:
+        stop.set()
+        sampler.join()
+    return held / max(total, 1), figures.rps
 
 
 def median_run(runs: list[Run]) -> Run:
@@ -235,14 +275,21 @@ def table(results: list[tuple[str, str, int, str, Run]]) -> str:
         out += [
             f"Layout `{layout}`:",
             "",
-            "| Scenario | engine | processes | req/s | p50 | p99 | CPU/req: mock | nginx | PostgreSQL | all |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| Scenario | engine | processes | req/s | p50 | p99 | CPU/req: mock | nginx | PostgreSQL | all "
+            "| write lock held | req/s at 100 % |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for _, scenario, processes, engine, r in (x for x in results if x[0] == layout):
             f = r.figures
+            lock = (
+                "n/a | n/a"
+                if r.lock_held != r.lock_held
+                else f"{r.lock_held:.0%} | {r.lock_rps / max(r.lock_held, 1e-9):,.0f}"
+            )
             out.append(
                 f"| {scenario} | {engine} | {processes} | {f.rps:,.0f} | {f.p50_ms:.2f} ms | {f.p99_ms:.2f} ms "
-                f"| {r.mock_us:,.0f} µs | {r.nginx_us:,.0f} µs | {r.postgres_us:,.0f} µs | {f.cpu_us:,.0f} µs |"
+                f"| {r.mock_us:,.0f} µs | {r.nginx_us:,.0f} µs | {r.postgres_us:,.0f} µs | {f.cpu_us:,.0f} µs "
+                f"| {lock} |"
             )
         out.append("")
     return "\n".join(out)
@@ -311,7 +358,14 @@ def main() -> int:
                                           f"nginx {r.nginx_us:.0f} postgres {r.postgres_us:.0f} us, "
                                           f"non-2xx {f.non_2xx}/{f.requests}",
                                           file=sys.stderr)  # fmt: skip
-                                results.append((layout, scenario, processes, engine, median_run(runs)))
+                                result = median_run(runs)
+                                if engine == "postgresql":
+                                    result.lock_held, result.lock_rps = write_lock_held(
+                                        wrk, target, make(), args.duration, args.connections
+                                    )
+                                    print(f"  write lock held {result.lock_held:.0%} of a run at "
+                                          f"{result.lock_rps:,.0f} req/s", file=sys.stderr)  # fmt: skip
+                                results.append((layout, scenario, processes, engine, result))
     non_2xx = sum(r[4].figures.non_2xx for r in results)
     notes.append(f"- Non-2xx answers over every run: {non_2xx}.")
     notes.append(

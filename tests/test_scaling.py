@@ -257,3 +257,14 @@ def test_the_conformance_kit_passes_the_nginx_front(fleet: Fleet) -> None:
     )  # fmt: skip
     assert kit.returncode == 0, kit.stdout[-4000:] + kit.stderr[-2000:]
     assert "VERDICT: PASSED" in kit.stdout
+
+
+def test_nginx_lets_go_of_an_idle_connection_before_the_mock_closes_it() -> None:
+    """Else nginx may send a request on a connection the mock is closing, and a POST gets 502."""
+    from mockserver.serving import KEEPALIVE_SECONDS
+
+    upstream = re.search(r"upstream eventdouble \{(.*?)\}", RECIPE.read_text(), re.S)
+    assert upstream is not None
+    timeout = re.search(r"^\s*keepalive_timeout (\d+)s;", upstream.group(1), re.M)
+    assert timeout is not None, "the upstream keeps nginx's default of 60 s"
+    assert int(timeout.group(1)) < KEEPALIVE_SECONDS
