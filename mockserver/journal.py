@@ -18,6 +18,7 @@ from mockserver.background import ProcessLoop
 from mockserver.db import Database, add_columns, equality_filters
 from mockserver.errors import ApiError
 from mockserver.rfc3339 import format_utc
+from mockserver.waits import pause
 
 __all__ = ["FLUSH_SECONDS", "Journal", "JournalEntry"]
 
@@ -78,6 +79,8 @@ class Journal:
         self.size = size
         self._pending: list[JournalEntry] = []
         self._lock = threading.Lock()
+        self._writing = 0
+        """Flushes under way (the writer thread's, a reader's): their entries are not in the table yet."""
         db.upgrade("journal", [SCHEMA, add_columns("journal_entries", ADDED_COLUMNS)])
         _WRITER.watch(self)
 
@@ -90,8 +93,9 @@ class Journal:
         """Write the pending entries in one transaction and drop the oldest beyond ``size``; never raises."""
         with self._lock:
             pending, self._pending = self._pending, []
-        if not pending:
-            return
+            if not pending:
+                return
+            self._writing += 1
         rows = [entry.row() for entry in pending[-self.size :]]
         try:
             with self.db.transaction() as tx:
@@ -102,10 +106,19 @@ class Journal:
             log.warning("%d journal entries not recorded: %s", len(rows), exc.message)
         except Exception:  # a closed database at shutdown: nothing to tell anyone
             log.debug("journal entries not recorded", exc_info=True)
+        finally:
+            with self._lock:
+                self._writing -= 1
+
+    def _settled(self) -> None:
+        """Write what is pending, and wait for entries another thread took to write (the writer's)."""
+        self.flush()
+        while self._writing:  # a pause, not a lock: that thread may be waiting for this loop's batch
+            pause(0.001)
 
     def entries(self, limit: int = 100, *, api: str | None = None, status: int | None = None) -> list[dict[str, Any]]:
         """The newest ``limit`` entries matching ``api`` and ``status``, newest last."""
-        self.flush()
+        self._settled()
         where, params = equality_filters([("api", api), ("status", status)])
         rows = self.db.query(
             f"SELECT {', '.join(COLUMNS)} FROM journal_entries WHERE {where} ORDER BY id DESC LIMIT ?",
@@ -117,6 +130,8 @@ class Journal:
         """Forget everything, pending entries too."""
         with self._lock:
             self._pending.clear()
+        while self._writing:
+            pause(0.001)
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM journal_entries")
 

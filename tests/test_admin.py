@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
 from mockserver import create_app
+from mockserver.db import SqliteDatabase
+from mockserver.journal import Journal, JournalEntry
 from tests.conftest import Clock, KosmosSigner, stored_events
 
 
@@ -198,3 +205,32 @@ def test_the_journal_keeps_the_newest_entries_only() -> None:
         small.get(f"/no-such-{n}")
     paths = [e["path"] for e in small.get("/__admin/journal?limit=100").json]
     assert paths == [f"/no-such-{n}" for n in range(7, 12)]
+
+
+def test_a_journal_read_waits_for_entries_the_writer_thread_is_still_writing(tmp_path: Path) -> None:
+    """The writer thread takes the pending entries, then writes them: a read in between must not miss them."""
+    db = SqliteDatabase(str(tmp_path / "journal.sqlite"))
+    journal = Journal(db)
+    writing, go_on = threading.Event(), threading.Event()
+    real_transaction = db.transaction
+
+    @contextmanager
+    def slow_transaction() -> Iterator[Any]:
+        if threading.current_thread().name == "slow-writer":
+            writing.set()
+            go_on.wait(5)
+        with real_transaction() as tx:
+            yield tx
+
+    db.transaction = slow_transaction  # type: ignore[method-assign]
+    try:
+        journal.record(JournalEntry(time.time(), "PUT", "/events/x", 200, "kosmos", None))
+        writer = threading.Thread(target=journal.flush, name="slow-writer")
+        writer.start()
+        assert writing.wait(5)  # the entry is taken, not yet written
+        threading.Timer(0.05, go_on.set).start()
+        assert [e["path"] for e in journal.entries()] == ["/events/x"]
+        writer.join(5)
+    finally:
+        go_on.set()
+        db.close()
