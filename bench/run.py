@@ -52,13 +52,18 @@ ONE_READER = "the same /get, one reader (1 connection)"
 
 
 # --- tools -------------------------------------------------------------------------------------
+def ensure_debian_tool(command: str, package: str) -> str:
+    """The path of ``command``, installing Debian's ``package`` if it is missing."""
+    if shutil.which(command) is None:
+        print(f"installing {command} (apt-get install {package})", file=sys.stderr)
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        subprocess.run([*sudo, "apt-get", "install", "-y", "-q", package], check=True, stdout=subprocess.DEVNULL)
+    return str(shutil.which(command))
+
+
 def ensure_wrk() -> str:
     """The path of wrk, installing the Debian package if it is missing."""
-    if shutil.which("wrk") is None:
-        print("installing wrk (apt-get install wrk)", file=sys.stderr)
-        sudo = [] if os.geteuid() == 0 else ["sudo"]
-        subprocess.run([*sudo, "apt-get", "install", "-y", "-q", "wrk"], check=True, stdout=subprocess.DEVNULL)
-    return str(shutil.which("wrk"))
+    return ensure_debian_tool("wrk", "wrk")
 
 
 def ensure_prism() -> str:

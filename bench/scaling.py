@@ -25,7 +25,6 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -53,15 +52,6 @@ LAYOUTS = {"one-core": {bench.SERVER_CORE}, "both-cores": {bench.LOAD_CORE, benc
 
 
 # --- tools -------------------------------------------------------------------------------------
-def ensure_nginx() -> str:
-    """The path of nginx, installing Debian's nginx-light if it is missing."""
-    if shutil.which("nginx") is None:
-        print("installing nginx (apt-get install nginx-light)", file=sys.stderr)
-        sudo = [] if os.geteuid() == 0 else ["sudo"]
-        subprocess.run([*sudo, "apt-get", "install", "-y", "-q", "nginx-light"], check=True, stdout=subprocess.DEVNULL)
-    return str(shutil.which("nginx"))
-
-
 def default_postgres() -> str:
     """The URL ``.ci/postgres`` prints after starting Debian's cluster (installing it if needed)."""
     script = ROOT / ".ci" / "postgres"
@@ -317,7 +307,7 @@ def main() -> int:
         raise SystemExit("bench: needs two cores (one for wrk, one for the servers)")
     os.sched_setaffinity(0, {bench.LOAD_CORE})
     wrk = bench.ensure_wrk()
-    ensure_nginx()
+    bench.ensure_debian_tool("nginx", "nginx-light")
     postgres = (args.postgres or default_postgres()) if "postgresql" in args.engines else ""
     results: list[tuple[str, str, int, str, Run]] = []
     notes = []

@@ -110,15 +110,15 @@ class Journal:
             with self._lock:
                 self._writing -= 1
 
-    def _settled(self) -> None:
-        """Write what is pending, and wait for entries another thread took to write (the writer's)."""
-        self.flush()
+    def _wait_for_other_flushes(self) -> None:
+        """Wait until entries another thread took to write (the writer's) are in the table, or failed."""
         while self._writing:  # a pause, not a lock: that thread may be waiting for this loop's batch
             pause(0.001)
 
     def entries(self, limit: int = 100, *, api: str | None = None, status: int | None = None) -> list[dict[str, Any]]:
         """The newest ``limit`` entries matching ``api`` and ``status``, newest last."""
-        self._settled()
+        self.flush()
+        self._wait_for_other_flushes()
         where, params = equality_filters([("api", api), ("status", status)])
         rows = self.db.query(
             f"SELECT {', '.join(COLUMNS)} FROM journal_entries WHERE {where} ORDER BY id DESC LIMIT ?",
@@ -130,8 +130,7 @@ class Journal:
         """Forget everything, pending entries too."""
         with self._lock:
             self._pending.clear()
-        while self._writing:
-            pause(0.001)
+        self._wait_for_other_flushes()
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM journal_entries")
 

@@ -161,18 +161,17 @@ class PostgresDatabase(Database):
             _checked(params)
         if self._watched and (written := self._written_tables(sql)) and written & self._watched:
             self._generations_stale = True  # its own write: the counts are read again at the next cached read
-        if self._in_transaction():
-            return self._conn.execute(postgres_sql(sql), params or None, prepare=None)
+        statement, values, in_transaction = postgres_sql(sql), params or None, self._in_transaction()
         try:
-            return self._conn.execute(postgres_sql(sql), params or None, prepare=None)
+            return self._conn.execute(statement, values, prepare=None)
         except psycopg.OperationalError:
             # The server restarted or dropped this connection since its last statement. A read, or
-            # the BEGIN of a write, changed nothing: it runs again on a new connection. A write in
-            # a transaction is not repeated (it may have been committed): its request gets 503.
-            if not self._conn.closed or not _REPEATABLE.match(sql):
+            # the BEGIN of a write, changed nothing: it runs again on a new connection. Nothing in
+            # a transaction is repeated (the transaction went with the connection): its request gets 503.
+            if in_transaction or not self._conn.closed or not _REPEATABLE.match(sql):
                 raise
             self._reconnect()
-            return self._conn.execute(postgres_sql(sql), params or None, prepare=None)
+            return self._conn.execute(statement, values, prepare=None)
 
     def _reconnect(self) -> None:
         """A new connection in place of a broken one (outside any transaction: it broke with the old one)."""
