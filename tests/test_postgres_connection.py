@@ -72,15 +72,17 @@ def test_a_write_after_the_connection_was_lost_is_stored_once(things: tuple[Data
     assert [r["name"] for r in db.query("SELECT name FROM things")] == ["a"]
 
 
+@pytest.mark.parametrize("next_statement", ["INSERT INTO things VALUES ('b')", "SELECT name FROM things"])
 def test_a_write_whose_connection_breaks_midway_is_refused_with_503_and_nothing_is_stored(
-    things: tuple[Database, str],
+    things: tuple[Database, str], next_statement: str
 ) -> None:
+    """Not even a read is repeated inside a transaction: the transaction went with the connection."""
     db, url = things
     with pytest.raises(StorageUnavailable) as refused, db.transaction() as tx:
         tx.execute("INSERT INTO things VALUES ('a')")
         pid = int(tx.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"])
         assert _end(url, "pid = %s", (pid,)) == 1
-        tx.execute("INSERT INTO things VALUES ('b')")
+        tx.execute(next_statement)
     assert refused.value.status == 503
     assert "nothing was stored" in str(refused.value)
     assert db.query("SELECT name FROM things") == []
