@@ -551,10 +551,26 @@ class SqliteDatabase(Database):
             raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
         with self._blocking_waits():
             if path != ":memory:":
-                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._switch_to_wal()
                 self._conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
                 self._conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+
+    def _switch_to_wal(self) -> None:
+        """Put the database in WAL mode, also while other processes open it at the same moment.
+
+        SQLite may refuse with "database is locked" at once, without its busy wait (it does not wait
+        to upgrade a lock another connection also wants): try again until the lock wait is over.
+        """
+        deadline = time.monotonic() + WRITE_LOCK_WAIT_SECONDS
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if storage_error(exc).__class__ is not StorageBusy or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.01)  # before serving: nothing else to keep responsive
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self._conn.execute(sql, params)

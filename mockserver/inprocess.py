@@ -14,22 +14,16 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer
 
 from mockserver.app import create_app
 from mockserver.backend import EXTENSION, Backend
 from mockserver.faults import FAULTED_APIS
+from mockserver.serving import threaded_server
 from mockserver.spec import load_spec
 from mockserver.stream import Position, follow, head
 
 __all__ = ["MockServer"]
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """No request log lines in notebooks and test output; the journal has them."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
 
 
 class MockServer:
@@ -49,7 +43,7 @@ class MockServer:
         """Bind the port and serve in a daemon thread; requests are accepted once this returns."""
         if self._server is not None:
             return self
-        self._server = make_server(self._host, self._port, self.app, threaded=True, request_handler=_QuietHandler)
+        self._server = threaded_server(self.app, self._host, self._port)  # no access lines: the journal has them
         self._thread = threading.Thread(target=self._server.serve_forever, name="eventdouble-mock", daemon=True)
         self._thread.start()
         return self

@@ -29,6 +29,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from mockserver.backend import EXTENSION, Backend
 from mockserver.error_format import raw_refusal
+from mockserver.lingering import LINGER_BYTES, LINGER_SECONDS
 from mockserver.logs import ACCESS_LOGGER
 from mockserver.waits import RequestGreenlet
 
@@ -77,10 +78,20 @@ class JsonRefusingProtocol(HttpToolsProtocol):  # type: ignore[misc] - uvicorn's
         self._head_limit = getattr(self.app, "head_limit", DEFAULT_HEADERS_SIZE * HEAD_READ_LIMIT)
         self._head_bytes = 0
         self._head_start = b""
+        self._body_done = True
+        self._close_after_body = False
+        self._linger_timer: asyncio.TimerHandle | None = None
+        self._discarded = 0
+        self._closing_after_body = _ClosingAfterBody(self)
         self._idle_timer()
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser; refuse a head over the limit; while waiting for a head, count silence anew."""
+        if self._linger_timer is not None:
+            self._discarded += len(data)
+            if self._discarded > LINGER_BYTES:
+                self.transport.close()  # a body past all bounds: not worth keeping the connection for
+                return
         waiting = self._between_requests()
         if waiting:
             if not self._head_bytes:
@@ -97,8 +108,8 @@ class JsonRefusingProtocol(HttpToolsProtocol):  # type: ignore[misc] - uvicorn's
             self._idle_timer()
 
     def _between_requests(self) -> bool:
-        """No request is being answered: the connection waits for (the rest of) the next head."""
-        return self.cycle is None or self.cycle.response_complete
+        """No request is being answered or received: the connection waits for (the rest of) the next head."""
+        return self.cycle is None or (self.cycle.response_complete and self._body_done)
 
     def _idle_timer(self) -> None:
         self._unset_keepalive_if_required()
@@ -109,6 +120,43 @@ class JsonRefusingProtocol(HttpToolsProtocol):  # type: ignore[misc] - uvicorn's
         super().on_message_begin()
         self.scope[TRANSPORT] = self.transport  # type: ignore[literal-required]
         self._fields = 0
+        self._body_done = self._close_after_body = False
+
+    def on_headers_complete(self) -> None:
+        """The head is whole: the next head is counted from zero; the answer's close waits for the body."""
+        self._head_bytes = 0
+        super().on_headers_complete()
+        self.cycle.transport = self._closing_after_body
+
+    def on_message_complete(self) -> None:
+        """The request's body has arrived whole (also one answered before it was read, and discarded)."""
+        self._body_done = True
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
+            self._linger_timer = None
+        if self._close_after_body:
+            self.transport.close()
+            return
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        """The answer is sent; if the body is still arriving, it is read and discarded, within bounds.
+
+        Closing now would reset the connection under a client (or nginx) still sending, and the
+        reset can destroy the answer (:mod:`mockserver.lingering`).
+        """
+        super().on_response_complete()
+        if not self._body_done and not self.transport.is_closing():
+            self._unset_keepalive_if_required()
+            self._discarded = 0
+            self._linger_timer = self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+    def close_after_body(self) -> None:
+        """Close the connection now, or once the request's body has arrived (see :class:`_ClosingAfterBody`)."""
+        if self._body_done:
+            self.transport.close()
+        else:
+            self._close_after_body = True
 
     def on_url(self, url: bytes) -> None:
         """Collect the request target; 414 past :data:`MAX_REQUEST_LINE` bytes."""
@@ -127,11 +175,6 @@ class JsonRefusingProtocol(HttpToolsProtocol):  # type: ignore[misc] - uvicorn's
         """Stop parsing: httptools turns the exception into its own error, answered by send_400_response."""
         self.refusal = refusal
         raise refusal
-
-    def on_headers_complete(self) -> None:
-        """The head is whole: the next head is counted from zero."""
-        self._head_bytes = 0
-        super().on_headers_complete()
 
     def shutdown(self) -> None:
         """The server is stopping: tell the app first, so its event streams end instead of being cut off."""
@@ -155,6 +198,25 @@ class JsonRefusingProtocol(HttpToolsProtocol):  # type: ignore[misc] - uvicorn's
         self._unset_keepalive_if_required()
         self.transport.write(raw_refusal(path, refusal.status, refusal.reason, str(refusal)))
         self.transport.close()
+
+
+class _ClosingAfterBody:
+    """The connection as uvicorn's answer to one request sees it: closing it waits for the request's body.
+
+    uvicorn closes the connection as soon as an answer marked ``Connection: close`` is sent; if the
+    body is still arriving, that close is deferred until the body has been read and discarded.
+    """
+
+    def __init__(self, protocol: JsonRefusingProtocol) -> None:
+        self._protocol = protocol
+        self.write = protocol.transport.write  # the hot path, without __getattr__
+
+    def close(self) -> None:
+        """Close once the request's body has arrived (:meth:`JsonRefusingProtocol.close_after_body`)."""
+        self._protocol.close_after_body()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._protocol.transport, name)
 
 
 _DONE = object()

@@ -17,13 +17,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from mockserver.error_format import raw_refusal
+from mockserver.lingering import close_lingering
 from mockserver.logs import ACCESS_LOGGER, loop_logconfig
 from mockserver.loop_server import JsonRefusingProtocol, WsgiOnLoop
 
-__all__ = ["JsonErrorRequestHandler", "listen", "serve_threaded", "serve_workers"]
+__all__ = ["JsonErrorRequestHandler", "listen", "serve_threaded", "serve_workers", "threaded_server"]
 
 KEEPALIVE_SECONDS = 5
 """How long a worker waits for the (next) request on a connection before closing it."""
@@ -51,6 +52,13 @@ class JsonErrorRequestHandler(WSGIRequestHandler):
 
     access_log = False
     """Log a line per request to ``eventdouble.access`` (``--access-log``)."""
+    timeout = KEEPALIVE_SECONDS
+    """Seconds a connection may stay silent (before its request, or in the middle of it) before it is closed."""
+
+    def log_error(self, format: str, *args: Any) -> None:
+        """Log what went wrong, except a silent connection closed on time (the workers close them quietly too)."""
+        if not format.startswith("Request timed out"):
+            super().log_error(format, *args)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """One access line, without werkzeug's terminal colours; only with ``--access-log``."""
@@ -68,6 +76,25 @@ class JsonErrorRequestHandler(WSGIRequestHandler):
         self.wfile.write(raw_refusal(path, code, reason, text or reason))
 
 
+class _LingeringServer(ThreadedWSGIServer):
+    """werkzeug's threaded server, closing each connection only once the client stopped sending."""
+
+    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
+        """Close the connection after its answer without resetting it (:mod:`mockserver.lingering`)."""
+        close_lingering(request)
+
+
+def threaded_server(
+    app: Flask, host: str = "127.0.0.1", port: int = 0, *, fd: int | None = None, access_log: bool = False
+) -> ThreadedWSGIServer:
+    """A server of ``app`` with a thread per connection, not yet serving (call ``serve_forever``).
+
+    Used by ``eventdouble serve`` without ``--workers`` and by :class:`mockserver.MockServer`.
+    """
+    handler = type("RequestHandler", (JsonErrorRequestHandler,), {"access_log": access_log})
+    return _LingeringServer(host, port, app, handler, fd=fd)
+
+
 def _stop_on_sigterm() -> None:
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -77,8 +104,7 @@ def _stop_on_sigterm() -> None:
 
 def serve_threaded(app: Flask, sock: socket.socket, access_log: bool = False) -> None:
     """Serve ``app`` on ``sock`` from this process, a thread per connection, until Ctrl+C or SIGTERM."""
-    handler = type("RequestHandler", (JsonErrorRequestHandler,), {"access_log": access_log})
-    server = make_server(*sock.getsockname()[:2], app, threaded=True, fd=sock.fileno(), request_handler=handler)
+    server = threaded_server(app, *sock.getsockname()[:2], fd=sock.fileno(), access_log=access_log)
     _stop_on_sigterm()
     try:
         server.serve_forever()

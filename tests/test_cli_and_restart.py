@@ -234,6 +234,40 @@ def test_processes_starting_together_share_one_service_key(tmp_path: Path) -> No
     assert len(keys) == 1
 
 
+def test_switching_to_wal_is_tried_again_when_another_process_switches_it_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race above, made certain: SQLite refuses the switch at once ("database is locked", no busy
+    wait) while another connection upgrades its lock; seen once in CI with 8 processes."""
+    import sqlite3
+
+    from mockserver import db as engine
+
+    refusals = []
+
+    class Contended:
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self._conn = conn
+
+        def execute(self, sql: str, *args: Any) -> Any:
+            if sql == "PRAGMA journal_mode=WAL" and len(refusals) < 3:
+                refusals.append(sql)
+                raise sqlite3.OperationalError("database is locked")
+            return self._conn.execute(sql, *args)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._conn, name)
+
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(engine.sqlite3, "connect", lambda *a, **k: Contended(real_connect(*a, **k)))
+    database = engine.SqliteDatabase(str(tmp_path / "contended.sqlite"))
+    try:
+        assert len(refusals) == 3
+        assert database.query("PRAGMA journal_mode")[0][0] == "wal"
+    finally:
+        database.close()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

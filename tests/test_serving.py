@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import io
 import json
 import os
+import re
 import socket
 import time
 from pathlib import Path
@@ -136,6 +138,97 @@ def test_a_chunked_body_over_the_limit_is_413_and_stores_nothing(server: tuple[s
     assert [record["tag"] for record in licenses].count("chunked") == 1
 
 
+# --- answers sent before the body was read (lingering close) ------------------------------------------
+
+OVER_LIMIT = 1024 * 1024 + 512 * 1024
+"""A declared body over the 1 MiB limit: refused 413 on its ``Content-Length``, before it is read."""
+REFUSED_HEAD = (
+    b"POST /__admin/licenses HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\n\r\n"
+)
+
+
+def _read_until_eof(sock: socket.socket) -> bytes:
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+def test_an_answer_before_the_body_reaches_a_client_still_sending_it(server: tuple[str, int]) -> None:
+    """The mock answers 413 on the declared length, then the client pauses and sends the rest (as
+    nginx relaying a slow client does): the rest is read and discarded, not answered with a reset
+    that destroys the 413 (nginx: 502) or parsed as a next request (a second answer)."""
+    with socket.create_connection(server, timeout=10) as sock:
+        sock.sendall(REFUSED_HEAD % OVER_LIMIT)
+        time.sleep(0.3)  # the answer is sent meanwhile
+        sock.sendall(b"x" * OVER_LIMIT)  # a reset here: the mock stopped reading
+        sock.sendall(b"GET /events/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        sock.shutdown(socket.SHUT_WR)
+        received = _read_until_eof(sock)
+    answers = re.findall(rb"^HTTP/1\.1 (\d{3}) ", received, re.M)
+    # the threaded server closes after each answer; the workers keep the connection for the next request
+    assert answers in ([b"413"], [b"413", b"200"]), received[:600]
+    status, headers, body = _parse(received)
+    assert_json_refusal(status, headers, body, 413)
+
+
+def _parse(received: bytes) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """The first answer in ``received``."""
+
+    class _Bytes:
+        def makefile(self, mode: str) -> io.BytesIO:
+            return io.BytesIO(received)
+
+    response = http.client.HTTPResponse(_Bytes())  # type: ignore[arg-type]
+    response.begin()
+    return response.status, response.headers, response.read()
+
+
+def test_a_client_that_asked_to_close_gets_its_answer_before_the_body_too(server: tuple[str, int]) -> None:
+    """``Connection: close`` (urllib, HTTP/1.0 clients): the close waits until the body has arrived."""
+    with socket.create_connection(server, timeout=10) as sock:
+        head = REFUSED_HEAD.replace(b"Host: localhost\r\n", b"Host: localhost\r\nConnection: close\r\n")
+        sock.sendall(head % OVER_LIMIT)
+        time.sleep(0.3)
+        sock.sendall(b"x" * OVER_LIMIT)
+        received = _read_until_eof(sock)  # the mock closes once the body is in
+    assert_json_refusal(*_parse(received), 413)
+
+
+def test_discarding_an_answered_body_is_bounded_in_bytes(
+    server: tuple[str, int], request: pytest.FixtureRequest
+) -> None:
+    """A client that declares a huge body and sends it fast is cut off after LINGER_BYTES."""
+    from mockserver.lingering import LINGER_BYTES
+
+    mode, _engine = request.node.callspec.params["served"]
+    if not SERVER_MODES[mode]:
+        pytest.skip("werkzeug itself discards up to 10 GB before the threaded server's own bound applies")
+    sent = 0
+    with socket.create_connection(server, timeout=10) as sock:
+        sock.sendall(REFUSED_HEAD % (100 * LINGER_BYTES))
+        block = b"x" * (1024 * 1024)
+        with pytest.raises(OSError):  # reset or broken pipe once the mock has closed
+            while sent < 4 * LINGER_BYTES:
+                sock.sendall(block)
+                sent += len(block)
+    assert sent < 2 * LINGER_BYTES
+
+
+def test_discarding_an_answered_body_is_bounded_in_time(server: tuple[str, int]) -> None:
+    """A client that declares a body and sends nothing more is closed LINGER_SECONDS after its answer."""
+    from mockserver.lingering import LINGER_SECONDS
+
+    with socket.create_connection(server, timeout=LINGER_SECONDS + 10) as sock:
+        sock.sendall(REFUSED_HEAD % OVER_LIMIT + b"x" * 1000)
+        started = time.monotonic()
+        with contextlib.suppress(ConnectionResetError):
+            received = _read_until_eof(sock)
+            assert_json_refusal(*_parse(received), 413)
+        assert time.monotonic() - started < LINGER_SECONDS + 3
+
+
 def test_405_names_the_allowed_methods(server: tuple[str, int]) -> None:
     response = httpx.delete(f"http://{server[0]}:{server[1]}/events/healthz")
     assert response.status_code == 405
@@ -242,12 +335,7 @@ def test_a_request_head_over_the_read_limit_is_431_json(server: tuple[str, int])
     assert_json_refusal(*answer, 431)
 
 
-def test_a_connection_silent_from_the_start_is_closed_by_the_workers(
-    server: tuple[str, int], request: pytest.FixtureRequest
-) -> None:
-    mode, _engine = request.node.callspec.params["served"]
-    if not SERVER_MODES[mode]:
-        pytest.skip("the threaded server keeps a silent connection on a thread of its own")
+def test_a_connection_silent_from_the_start_is_closed(server: tuple[str, int]) -> None:
     with socket.create_connection(server, timeout=10) as sock:
         started = time.perf_counter()
         assert sock.recv(1) == b""  # closed by the server, not timed out by the client
