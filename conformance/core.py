@@ -264,6 +264,17 @@ def _missing(registered: RegisteredCheck, ctx: Context) -> str | None:
     return None
 
 
+def _which_request(exc: Exception) -> str:
+    """`` METHOD URL`` of the request an HTTP failure is about, to name it in the report; empty if unknown."""
+    try:
+        request = exc.request  # type: ignore[attr-defined] - httpx sets it; requests' may be None
+    except (AttributeError, RuntimeError):  # httpx raises RuntimeError when none was set
+        return ""
+    if request is None:
+        return ""
+    return f" {request.method} {request.url}"
+
+
 def run_check(registered: RegisteredCheck, ctx: Context) -> CheckResult:
     """Run one check and classify its outcome."""
     started = time.perf_counter()
@@ -284,7 +295,7 @@ def run_check(registered: RegisteredCheck, ctx: Context) -> CheckResult:
     except SkipCheck as skip:
         result.status, result.detail = "skipped", str(skip)
     except (httpx.TransportError, requests.ConnectionError, requests.Timeout) as exc:  # requests: schemathesis
-        result.status, result.detail = "error", f"the target did not answer: {exc}"
+        result.status, result.detail = "error", f"the target did not answer{_which_request(exc)}: {exc}"
     except (ClientError, CryptoError, json.JSONDecodeError, KeyError) as exc:
         # the target's answers could not be used (e.g. 200 without the expected body)
         result.status, result.detail = "failed", f"unusable answer from the target: {type(exc).__name__}: {exc}"

@@ -66,8 +66,9 @@ class _Refused(Exception):
 class JsonRefusingProtocol(HttpToolsProtocol):  # type: ignore[misc] - uvicorn's protocol is not typed for subclassing
     """uvicorn's httptools protocol, with limits on the request head and its refusals in JSON.
 
-    A connection that stays silent for ``timeout_keep_alive`` seconds before (or between) its
-    requests is closed, also before its first request; the app sees the transport in its environ.
+    A connection that stays silent for ``timeout_keep_alive`` seconds before, between or in the
+    middle of its requests is closed, also before its first request; the app sees the transport
+    in its environ.
     """
 
     refusal: _Refused | None = None
@@ -101,6 +102,8 @@ class JsonRefusingProtocol(HttpToolsProtocol):  # type: ignore[misc] - uvicorn's
         if self.transport.is_closing():
             return
         if not self._between_requests():
+            if not self._body_done:
+                self._idle_timer()  # a body that stops arriving is silence like any other
             return
         if waiting and self._head_bytes > self._head_limit:
             self._refuse(_Refused(431, "Request Header Fields Too Large", "the request's header fields are too large"))
@@ -131,6 +134,7 @@ class JsonRefusingProtocol(HttpToolsProtocol):  # type: ignore[misc] - uvicorn's
     def on_message_complete(self) -> None:
         """The request's body has arrived whole (also one answered before it was read, and discarded)."""
         self._body_done = True
+        self._unset_keepalive_if_required()  # the app may take its time: only the client's silence is timed
         if self._linger_timer is not None:
             self._linger_timer.cancel()
             self._linger_timer = None
@@ -358,20 +362,32 @@ class WsgiOnLoop:
                 return
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
-        """The request body, or as much of it as shows it is over the limit; None if the client left."""
+        """The request body, read whole before the app answers; None if the client left.
+
+        Past the limit only the first ``limit + 1`` bytes are kept (the app answers 413) and the
+        rest is read and thrown away, up to :data:`LINGER_BYTES` (:mod:`mockserver.lingering`).
+        Not read at all: a body declared larger than that, or one the client waits to be asked
+        for (``Expect: 100-continue``) that is declared over the limit.
+        """
+        declared, expects = None, False
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.body_limit:
-                return b""  # refused on its declared length; the body is never read
-        chunks, size = [], 0
+            if name == b"content-length" and value.isdigit():
+                declared = int(value)
+            elif name == b"expect":
+                expects = value.lower() == b"100-continue"
+        if declared is not None and declared > self.body_limit + (0 if expects else LINGER_BYTES):
+            return b""  # refused on its declared length
+        chunks, kept, size = [], 0, 0
         while True:
             message = await receive()
             if message["type"] != "http.request":
                 return None
             chunk = message.get("body", b"")
-            if chunk:
+            size += len(chunk)
+            if chunk and kept <= self.body_limit:
                 chunks.append(chunk)
-                size += len(chunk)
-            if not message.get("more_body") or size > self.body_limit:
+                kept += len(chunk)
+            if not message.get("more_body") or size > self.body_limit + LINGER_BYTES:
                 return b"".join(chunks)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:

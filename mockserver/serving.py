@@ -20,7 +20,7 @@ from flask import Flask
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from mockserver.error_format import raw_refusal
-from mockserver.lingering import close_lingering
+from mockserver.lingering import close_lingering, read_whole_body_first
 from mockserver.logs import ACCESS_LOGGER, loop_logconfig
 from mockserver.loop_server import JsonRefusingProtocol, WsgiOnLoop
 
@@ -92,7 +92,7 @@ def threaded_server(
     Used by ``eventdouble serve`` without ``--workers`` and by :class:`mockserver.MockServer`.
     """
     handler = type("RequestHandler", (JsonErrorRequestHandler,), {"access_log": access_log})
-    return _LingeringServer(host, port, app, handler, fd=fd)
+    return _LingeringServer(host, port, read_whole_body_first(app), handler, fd=fd)
 
 
 def _stop_on_sigterm() -> None:

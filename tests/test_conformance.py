@@ -6,6 +6,7 @@ import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import httpx
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
@@ -268,3 +269,23 @@ def test_the_kit_takes_a_tenant_and_community(capsys: pytest.CaptureFixture[str]
     args = ["conform", "--against-mock", "--api", "kosmos", "--tenant", "acme", "--community", "east", "--quiet"]
     assert main([*args, "--check", "kosmos.stored_fields", "--check", "kosmos.community_isolation"]) == 0
     assert "VERDICT: PASSED" in capsys.readouterr().out
+
+
+def test_a_target_that_does_not_answer_is_reported_with_the_request() -> None:
+    """The report names the request the target did not answer, so QA see which of a check's requests it was."""
+    from conformance.core import Context, RegisteredCheck, run_check
+
+    def refused_connection(ctx: Context) -> None:
+        ctx.http.put(ctx.url("/events/tenant/t/community/c/event/E_GONE"), content=b"{}")
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+
+    check = RegisteredCheck("x.gone", "kosmos", "a check whose target hangs up", refused_connection)
+    with httpx.Client(transport=httpx.MockTransport(unreachable)) as http:
+        result = run_check(check, Context(Target("http://target.example"), http))
+    assert result.status == "error"
+    assert result.detail == (
+        "the target did not answer PUT http://target.example/events/tenant/t/community/c/event/E_GONE:"
+        " Server disconnected without sending a response."
+    )

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask, Response, request
 
+from mockserver.lingering import LINGER_BYTES
 from mockserver.loop_server import WsgiOnLoop
 from mockserver.waits import pause
 
@@ -58,15 +59,22 @@ def scope_of(method: str, path: str, headers: list[tuple[bytes, bytes]] | None =
 
 
 async def call(
-    bridge: WsgiOnLoop, scope: dict[str, Any], bodies: list[bytes] | None = None, leave_after: float | None = None
+    bridge: WsgiOnLoop,
+    scope: dict[str, Any],
+    bodies: list[bytes] | None = None,
+    leave_after: float | None = None,
+    asked: list[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run one request through the bridge; what it sent. The client leaves after ``leave_after`` s."""
+    """Run one request through the bridge; what it sent. The client leaves after ``leave_after`` s;
+    ``asked`` gets the size of each part of the body the bridge received."""
     bodies = bodies or [b""]
     pending = [{"type": "http.request", "body": b, "more_body": i < len(bodies) - 1} for i, b in enumerate(bodies)]
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         if pending:
+            if asked is not None:
+                asked.append(len(pending[0]["body"]))
             return pending.pop(0)
         await asyncio.sleep(leave_after if leave_after is not None else 3600)
         return {"type": "http.disconnect"}
@@ -126,13 +134,35 @@ def test_a_body_in_parts_reaches_the_app_whole(bridge: WsgiOnLoop) -> None:
     assert body_of(sent) == b"5:abcde"
 
 
-def test_a_body_declared_over_the_limit_is_refused_unread(bridge: WsgiOnLoop) -> None:
+def test_a_body_declared_over_the_limit_is_read_whole_then_refused(bridge: WsgiOnLoop) -> None:
+    """Read to its end before the answer (mockserver/lingering.py: nginx drops a connection whose
+    body it had not relayed whole), but only the first limit + 1 bytes are kept."""
     headers = [(b"content-length", b"1000")]
-    sent = asyncio.run(call(bridge, scope_of("POST", "/echo", headers), [b"x" * 10]))
+    parts = [b"x" * 100] * 10
+    asked = []
+    sent = asyncio.run(call(bridge, scope_of("POST", "/echo", headers), parts, asked=asked))
     assert sent[0]["status"] == 413
+    assert len(asked) == 10
 
 
-def test_a_chunked_body_is_read_only_until_it_is_over_the_limit(bridge: WsgiOnLoop) -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"content-length", str(100 + LINGER_BYTES + 1).encode())],
+        [(b"content-length", b"1000"), (b"expect", b"100-continue")],
+    ],
+    ids=["too large even to throw away", "the client waits to be asked for it"],
+)
+def test_a_body_declared_over_the_limit_is_refused_unread_when(
+    bridge: WsgiOnLoop, headers: list[tuple[bytes, bytes]]
+) -> None:
+    asked: list[int] = []
+    sent = asyncio.run(call(bridge, scope_of("POST", "/echo", headers), [b"x" * 100] * 3, asked=asked))
+    assert sent[0]["status"] == 413
+    assert asked == []
+
+
+def test_a_chunked_body_over_the_limit_is_refused(bridge: WsgiOnLoop) -> None:
     headers = [(b"transfer-encoding", b"chunked")]
     parts = [b"x" * 60] * 1000
     sent = asyncio.run(call(bridge, scope_of("POST", "/echo", headers), parts))
