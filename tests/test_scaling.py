@@ -92,6 +92,28 @@ def _serve_recipe(directory: Path, listen: int, ports: list[int]) -> subprocess.
     return subprocess.Popen(["nginx", "-p", str(directory), "-c", str(conf)], stderr=subprocess.PIPE)
 
 
+def _wait_for_front(nginx: subprocess.Popen[bytes], front: str) -> None:
+    """Wait (up to 20 s) until ``nginx`` answers ``front``'s healthz; fail if nginx stops first."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if httpx.get(f"{front}/events/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert nginx.poll() is None, nginx.stderr.read() if nginx.stderr else "nginx stopped"
+        assert time.monotonic() < deadline, "nginx did not start"
+        time.sleep(0.1)
+
+
+def _stop_nginx(nginx: subprocess.Popen[bytes]) -> None:
+    """Stop ``nginx`` gracefully and close its error pipe."""
+    nginx.send_signal(signal.SIGQUIT)
+    nginx.wait(timeout=10)
+    if nginx.stderr:
+        nginx.stderr.close()
+
+
 @pytest.fixture
 def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
     if not POSTGRES_URL:
@@ -110,23 +132,11 @@ def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
                 fleet.start(index)
             (tmp_path / "nginx").mkdir()
             nginx = _serve_recipe(tmp_path / "nginx", listen, fleet.ports)
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    if httpx.get(f"{fleet.front}/events/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert nginx.poll() is None, nginx.stderr.read() if nginx.stderr else "nginx stopped"
-                assert time.monotonic() < deadline, "nginx did not start"
-                time.sleep(0.1)
+            _wait_for_front(nginx, fleet.front)
             yield fleet
         finally:
             if nginx is not None:
-                nginx.send_signal(signal.SIGQUIT)
-                nginx.wait(timeout=10)
-                if nginx.stderr:
-                    nginx.stderr.close()
+                _stop_nginx(nginx)
             for process in fleet.processes:
                 if process.poll() is None:
                     process.send_signal(signal.SIGINT)
@@ -280,22 +290,10 @@ def nginx_front(served: str, tmp_path: Path) -> Iterator[str]:
     nginx = _serve_recipe(tmp_path / "nginx", listen, [port] * PROCESSES)
     front = f"http://127.0.0.1:{listen}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{front}/events/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert nginx.poll() is None, nginx.stderr.read() if nginx.stderr else "nginx stopped"
-            assert time.monotonic() < deadline, "nginx did not start"
-            time.sleep(0.1)
+        _wait_for_front(nginx, front)
         yield front
     finally:
-        nginx.send_signal(signal.SIGQUIT)
-        nginx.wait(timeout=10)
-        if nginx.stderr:
-            nginx.stderr.close()
+        _stop_nginx(nginx)
 
 
 def test_refusals_before_the_body_keep_the_connection_through_nginx(nginx_front: str) -> None:
