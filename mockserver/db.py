@@ -237,6 +237,10 @@ class Database:
     def _in_transaction(self) -> bool:
         raise NotImplementedError
 
+    def _commit(self) -> None:
+        """Commit the open write transaction; an error means nothing of it was stored."""
+        self._execute("COMMIT")
+
     def _changed_elsewhere(self) -> bool:
         """Whether another connection may have committed since this was last asked."""
         raise NotImplementedError
@@ -385,7 +389,7 @@ class Database:
             self._begin(grouped=False)
             try:
                 yield self._handle()
-                self._execute("COMMIT")
+                self._commit()
             except BaseException:
                 if self._in_transaction():  # SQLite may have rolled back already (SQLITE_FULL)
                     self._execute("ROLLBACK")
@@ -438,7 +442,7 @@ class Database:
         self._batch = None
         try:
             if failure is None:
-                self._execute("COMMIT")
+                self._commit()
         except self.errors as exc:
             failure = exc
         finally:

@@ -39,6 +39,9 @@ CONNECT_TIMEOUT_SECONDS = 10
 _BEGIN_WAITING_BRIEFLY = f"BEGIN; SET LOCAL lock_timeout = '{BLOCKING_WAIT_MS}ms'"
 APPLICATION_NAME = "eventdouble"
 """How the mock's connections show in ``pg_stat_activity``, unless the URL names them (``application_name=``)."""
+_LOCK_AND_XID = "SELECT pg_advisory_xact_lock(%s), txid_current()"
+"""Take the write lock and learn the transaction's id: if the COMMIT's answer is lost, it tells what happened."""
+_NO_TRANSACTION = (psycopg.pq.TransactionStatus.IDLE, psycopg.pq.TransactionStatus.UNKNOWN)
 _REPEATABLE = re.compile(r"\s*(?:SELECT|BEGIN)\b", re.IGNORECASE)
 """Statements that may run again on a new connection when the old one broke under them: they change nothing."""
 
@@ -121,6 +124,10 @@ def _checked(params: Sequence[Any]) -> Sequence[Any]:
     return params
 
 
+class CommitOutcomeUnknown(psycopg.OperationalError):
+    """The connection broke during a COMMIT, and a new one could not tell whether it was done."""
+
+
 class PostgresDatabase(Database):
     """One connection to a PostgreSQL database, shared by the stores of one process."""
 
@@ -135,6 +142,8 @@ class PostgresDatabase(Database):
         self._handle_object = _Handle(self)
         self._watched: set[str] = set()
         self._written_tables = functools.lru_cache(maxsize=512)(self._tables_written)
+        self._xid: int | None = None
+        """The open write transaction's id (``txid_current()``)."""
 
     @staticmethod
     def _connect(url: str) -> psycopg.Connection[Row]:
@@ -146,6 +155,8 @@ class PostgresDatabase(Database):
     @staticmethod
     def refusal_for(exc: BaseException) -> ApiError | None:
         """507 for a full disk, 503 for a lost connection or a database that cannot write; None if it is a bug."""
+        if isinstance(exc, CommitOutcomeUnknown):
+            return StorageUnavailable(f"the mock lost its database connection while committing ({exc})")
         if isinstance(exc, pg_errors.DiskFull | pg_errors.OutOfMemory):
             return StorageFull("the mock's database is full (no disk space): nothing was stored")
         if isinstance(exc, pg_errors.LockNotAvailable | pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
@@ -193,7 +204,7 @@ class PostgresDatabase(Database):
         # that commits hands it straight to the next), then give up and pause cooperatively.
         self._execute(_BEGIN_WAITING_BRIEFLY)
         try:
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            self._xid = int(self._conn.execute(_LOCK_AND_XID, (WRITE_LOCK,)).fetchone()[1])
         except pg_errors.LockNotAvailable:
             self._execute("ROLLBACK")
             return False
@@ -203,7 +214,37 @@ class PostgresDatabase(Database):
         return True
 
     def _in_transaction(self) -> bool:
-        return self._conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+        # a broken connection (UNKNOWN) has no transaction left to roll back: it went with the connection
+        return self._conn.info.transaction_status not in _NO_TRANSACTION
+
+    def _commit(self) -> None:
+        """Commit; if the connection breaks meanwhile, ask a new one whether the COMMIT was done.
+
+        The server may have committed and lost only its answer. Then the write is stored and its
+        request is answered as accepted (answering 503 would invite a retry that duplicates it, or a
+        replay refusal of the request's own id); if the transaction was aborted, the error stands.
+        """
+        xid, self._xid = self._xid, None
+        try:
+            self._conn.execute("COMMIT")
+        except psycopg.OperationalError as lost:
+            if xid is None or not self._conn.closed:
+                raise  # the server answered: the transaction was not committed
+            outcome = self._outcome_of(xid)
+            if outcome == "committed":
+                return
+            if outcome == "aborted":
+                raise
+            raise CommitOutcomeUnknown(f"{lost}; whether it was stored is unknown") from lost
+
+    def _outcome_of(self, xid: int) -> str | None:
+        """``committed``, ``aborted``, ``in progress`` (its old connection lingers), or None (no answer)."""
+        try:
+            self._reconnect()
+            row = self._conn.execute("SELECT txid_status(%s)", (xid,)).fetchone()
+        except psycopg.OperationalError:
+            return None
+        return None if row is None or row[0] is None else str(row[0])
 
     def _changed_elsewhere(self) -> bool:
         return True  # no exact and cheaper sign (a notification may still be on its way): read the generations

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from flask import Flask
@@ -14,6 +15,7 @@ from flask.testing import FlaskClient
 from eventclient import kosmos_crypto
 from mockserver import create_app
 from mockserver.backend import backend_of
+from mockserver.waits import RequestGreenlet
 from tests.engines import ENGINES, database_in, fresh_postgres
 from tests.servers import start_server, stop_server
 
@@ -202,3 +204,19 @@ def cross_check_fast_validators() -> Iterator[None]:
     OpenApiSpec.cross_check = True
     yield
     OpenApiSpec.cross_check = False
+
+
+T = TypeVar("T")
+
+
+async def run_as_request(work: Callable[[], T]) -> T:
+    """Run ``work`` as a request on this event loop runs (a greenlet that pauses and waits for futures)."""
+    runner = RequestGreenlet(work)
+    value = runner.switch()
+    while not runner.dead:
+        value = (
+            runner.switch(await value)
+            if isinstance(value, asyncio.Future)
+            else runner.switch(await asyncio.sleep(value))
+        )
+    return value  # type: ignore[no-any-return]

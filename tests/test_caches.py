@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from flask import Flask
@@ -17,11 +15,8 @@ from eventclient import jws
 from mockserver import create_app
 from mockserver.backend import backend_of
 from mockserver.db import CACHE_ENTRIES, SqliteDatabase, end_request, open_database, start_request
-from mockserver.waits import RequestGreenlet
-from tests.conftest import Clock, KosmosSigner, TenDukeSigner, rsa_pair
+from tests.conftest import Clock, KosmosSigner, TenDukeSigner, rsa_pair, run_as_request
 from tests.engines import ENGINES, database_in
-
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -154,19 +149,6 @@ def test_a_request_looks_for_other_workers_changes_once(workers: tuple[Flask, Fl
     assert statements.count("PRAGMA data_version") == 2  # outside a request, every cached read checks
 
 
-async def _in_request(work: Callable[[], T]) -> T:
-    """Run ``work`` as a request on this event loop runs (a greenlet that pauses and waits for futures)."""
-    runner = RequestGreenlet(work)
-    value = runner.switch()
-    while not runner.dead:
-        value = (
-            runner.switch(await value)
-            if isinstance(value, asyncio.Future)
-            else runner.switch(await asyncio.sleep(value))
-        )
-    return value  # type: ignore[no-any-return]
-
-
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_request_joining_a_batch_sees_what_was_committed_before_the_batch_took_the_lock(
     engine: str, tmp_path: Path
@@ -202,10 +184,10 @@ def test_a_request_joining_a_batch_sees_what_was_committed_before_the_batch_took
                     end_request(token)
 
             async def both() -> None:
-                one = asyncio.ensure_future(_in_request(first))
+                one = asyncio.ensure_future(run_as_request(first))
                 while not mine.query("SELECT 1 FROM log", see_pending=True):  # the first's batch is open
                     await asyncio.sleep(0)
-                await asyncio.gather(one, _in_request(second))
+                await asyncio.gather(one, run_as_request(second))
 
             asyncio.run(both())
             assert seen == [0, 1]

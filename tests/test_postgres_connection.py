@@ -8,21 +8,26 @@ Needs ``POSTGRES_TEST_URL`` (``.ci/run`` sets it); connections are ended with
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from eventclient import ApiError, ClientError, KosmosClient, TenDukeClient
+from mockserver.backend import backend_of
 from mockserver.db import Database, open_database
 from mockserver.errors import StorageUnavailable
 from mockserver.postgres import APPLICATION_NAME
-from tests.conftest import rsa_pair
+from tests.conftest import KosmosSigner, rsa_pair, run_as_request, stored_events
 from tests.engines import POSTGRES_URL, fresh_postgres
 from tests.servers import start_server, write_seed
 
@@ -89,6 +94,106 @@ def test_a_write_whose_connection_breaks_midway_is_refused_with_503_and_nothing_
     with db.transaction() as tx:
         tx.execute("INSERT INTO things VALUES ('c')")
     assert [r["name"] for r in db.query("SELECT name FROM things")] == ["c"]
+
+
+class _ConnectionBreakingAtCommit:
+    """A connection that breaks at its next COMMIT: after the server committed (its answer is
+    lost), or before the COMMIT reached it. Either way psycopg raises as for a dropped connection."""
+
+    def __init__(self, conn: psycopg.Connection[Any], url: str, *, after_commit: bool) -> None:
+        self._conn, self._url, self._after_commit = conn, url, after_commit
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        if query != "COMMIT":
+            return self._conn.execute(query, params, **kwargs)
+        pid = self._conn.info.backend_pid
+        if self._after_commit:
+            self._conn.execute("COMMIT")
+        assert _end(self._url, "pid = %s", (pid,)) == 1
+        return self._conn.execute("COMMIT" if not self._after_commit else "SELECT 1")  # raises: the server is gone
+
+
+def _break_at_commit(db: Database, url: str, *, after_commit: bool) -> None:
+    db._conn = _ConnectionBreakingAtCommit(db._conn, url, after_commit=after_commit)  # type: ignore[attr-defined]
+
+
+def test_a_commit_whose_answer_was_lost_counts_as_done(things: tuple[Database, str]) -> None:
+    """The server committed and the connection broke before its answer: stored once, no error."""
+    db, url = things
+    _break_at_commit(db, url, after_commit=True)
+    with db.transaction() as tx:
+        tx.execute("INSERT INTO things VALUES ('a')")
+    assert [r["name"] for r in db.query("SELECT name FROM things")] == ["a"]
+
+
+def test_a_batch_whose_commit_answer_was_lost_counts_as_done(things: tuple[Database, str]) -> None:
+    """The same on a worker's event loop, where the requests of two turns are committed as one."""
+    db, url = things
+    _break_at_commit(db, url, after_commit=True)
+
+    def write(name: str) -> Callable[[], None]:
+        def request() -> None:
+            with db.transaction() as tx:
+                tx.execute("INSERT INTO things VALUES (?)", (name,))
+
+        return request
+
+    async def both() -> None:
+        await asyncio.gather(run_as_request(write("a")), run_as_request(write("b")))
+
+    asyncio.run(both())
+    assert sorted(r["name"] for r in db.query("SELECT name FROM things")) == ["a", "b"]
+
+
+def test_a_commit_that_never_reached_the_server_is_refused_with_503(things: tuple[Database, str]) -> None:
+    db, url = things
+    _break_at_commit(db, url, after_commit=False)
+    with pytest.raises(StorageUnavailable) as refused, db.transaction() as tx:
+        tx.execute("INSERT INTO things VALUES ('a')")
+    assert "nothing was stored" in str(refused.value)
+    assert db.query("SELECT name FROM things") == []
+
+
+def test_a_commit_whose_outcome_cannot_be_learnt_says_so(
+    things: tuple[Database, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database cannot be reached again: 503, and the answer does not claim that nothing was stored."""
+    db, url = things
+    _break_at_commit(db, url, after_commit=True)
+
+    def unreachable(url: str) -> psycopg.Connection[Any]:
+        raise psycopg.OperationalError("connection refused")
+
+    monkeypatch.setattr(db, "_connect", unreachable)
+    with pytest.raises(StorageUnavailable) as refused, db.transaction() as tx:
+        tx.execute("INSERT INTO things VALUES ('a')")
+    assert "whether it was stored is unknown" in str(refused.value)
+    assert "nothing was stored" not in str(refused.value)
+    monkeypatch.undo()
+    assert [r["name"] for r in db.query("SELECT name FROM things")] == ["a"]
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("after_commit", [True, False], ids=["answer-lost", "commit-lost"])
+def test_a_kosmos_put_whose_commit_answer_was_lost_is_accepted_once(
+    app: Flask, client: FlaskClient, signer: KosmosSigner, make_license: Callable[..., str], after_commit: bool
+) -> None:
+    """Not 401 for its own request id, not 503 for a stored event; and 503 only when nothing was stored."""
+    license_key = make_license()
+    headers = signer.headers(license_key)
+    body = {"data": signer.seal({"type": "event", "marker": "m"})}
+    db = backend_of(app).db
+    _break_at_commit(db, db.path, after_commit=after_commit)
+    url = "/events/tenant/t1/community/c1/event/E_LOST"
+    answer = client.put(url, headers=headers, json=body)
+    assert answer.status_code == (200 if after_commit else 503), answer.json
+    assert len(stored_events(client)) == (1 if after_commit else 0)
+    again = client.put(url, headers=headers, json=body)  # the same request id
+    assert again.status_code == (401 if after_commit else 200), again.json
+    assert len(stored_events(client)) == 1
 
 
 def test_the_mock_rides_out_its_connections_being_ended_under_load(tmp_path: Path) -> None:
