@@ -225,8 +225,10 @@ class PostgresDatabase(Database):
         replay refusal of the request's own id); if the transaction was aborted, the error stands.
         """
         xid, self._xid = self._xid, None
+        if self._conn.closed:  # broken before the COMMIT: the transaction went with it (no new connection)
+            raise psycopg.OperationalError("the connection to the database was lost before the COMMIT")
         try:
-            self._conn.execute("COMMIT")
+            self._execute("COMMIT")
         except psycopg.OperationalError as lost:
             if xid is None or not self._conn.closed:
                 raise  # the server answered: the transaction was not committed

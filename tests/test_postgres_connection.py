@@ -96,6 +96,20 @@ def test_a_write_whose_connection_breaks_midway_is_refused_with_503_and_nothing_
     assert [r["name"] for r in db.query("SELECT name FROM things")] == ["c"]
 
 
+def test_a_commit_after_the_connection_was_lost_is_not_run_on_a_new_one(things: tuple[Database, str]) -> None:
+    """A caller that swallowed the broken statement's error: the COMMIT is refused, not answered by a
+    new connection that has no transaction (which would report success for a write that was lost)."""
+    db, url = things
+    with pytest.raises(StorageUnavailable) as refused, db.transaction() as tx:
+        tx.execute("INSERT INTO things VALUES ('a')")
+        pid = int(tx.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"])
+        assert _end(url, "pid = %s", (pid,)) == 1
+        with pytest.raises(psycopg.OperationalError):
+            tx.execute("INSERT INTO things VALUES ('b')")
+    assert "nothing was stored" in str(refused.value)
+    assert db.query("SELECT name FROM things") == []
+
+
 class _ConnectionBreakingAtCommit:
     """A connection that breaks at its next COMMIT: after the server committed (its answer is
     lost), or before the COMMIT reached it. Either way psycopg raises as for a dropped connection."""
