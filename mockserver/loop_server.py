@@ -14,6 +14,7 @@ a malformed request) is answered in the API's JSON error format, like everything
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import io
 import logging
@@ -305,6 +306,28 @@ def _environ(scope: Scope, body: bytes) -> dict[str, Any]:
     return environ
 
 
+GC_YOUNG_THRESHOLD = 5_000
+"""Allocations (net) between two collections of the youngest generation in a worker; Python's default is 700."""
+
+
+def settle_garbage_collector() -> None:
+    """Keep a worker's built app out of the cyclic garbage collector, and collect the young less often.
+
+    The app's objects (modules, specs, validators: about 100,000) live as long as the worker, yet
+    every full collection walked them all. Under the signed PUT's load (gc.callbacks in a served
+    worker, about 85,000 requests each), collections took 8.9 to 9.9 µs per request, 3.3 to 4.0 µs
+    of it full ones; with the app frozen (``gc.freeze``) and the young collected every
+    ``GC_YOUNG_THRESHOLD`` allocations, 4.9 µs and no full collection (frozen alone: 6.7 µs;
+    every 20,000 allocations: 6.5 µs, each young collection then walks more). Cyclic garbage made
+    by requests is still collected. Only in the workers, processes the mock owns: never in a
+    process that hosts :class:`~mockserver.MockServer`, nor in tests that build a bridge.
+    """
+    gc.collect()
+    gc.freeze()
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, oldest)
+
+
 class WsgiOnLoop:
     """An ASGI app serving a Flask app that ``factory`` (``module:function``) builds from ``config``.
 
@@ -354,6 +377,7 @@ class WsgiOnLoop:
                 except Exception as exc:  # noqa: BLE001 - reported to uvicorn, which stops the worker
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                settle_garbage_collector()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if (backend := self._backend()) is not None:

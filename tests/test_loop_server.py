@@ -4,15 +4,19 @@ each request in a greenlet, its waits (mockserver.waits.pause) giving the loop t
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask, Response, request
 
 from mockserver.lingering import LINGER_BYTES
-from mockserver.loop_server import WsgiOnLoop
+from mockserver.loop_server import GC_YOUNG_THRESHOLD, WsgiOnLoop
 from mockserver.waits import pause
 
 closed: list[str] = []
@@ -177,3 +181,42 @@ def test_a_finished_runner_is_reused_and_one_left_by_its_client_is_not(bridge: W
     assert bridge._runners == kept  # the same greenlet answered again
     asyncio.run(call(bridge, scope_of("GET", "/stream"), leave_after=0.01))
     assert bridge._runners == [] and kept[0].dead
+
+
+_WORKER_START = """
+import asyncio, gc, json
+from mockserver.loop_server import WsgiOnLoop
+
+async def start() -> None:
+    messages = [{"type": "lifespan.startup"}]
+    sent = []
+
+    async def receive():
+        return messages.pop(0) if messages else await asyncio.Event().wait()
+
+    async def send(message):
+        sent.append(message["type"])
+
+    task = asyncio.ensure_future(WsgiOnLoop({}, factory="tests.test_loop_server:create_test_app")(
+        {"type": "lifespan"}, receive, send))
+    while not sent:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    print(json.dumps({"sent": sent, "frozen": gc.get_freeze_count(), "young": gc.get_threshold()[0]}))
+
+asyncio.run(start())
+"""
+
+
+def test_a_started_worker_keeps_its_app_out_of_the_garbage_collector() -> None:
+    """The worker's start (uvicorn's lifespan) freezes the built app and collects the young less often.
+
+    In a process of its own: the setting is the process's, and this test's process must keep Python's.
+    """
+    root = Path(__file__).resolve().parent.parent
+    run = subprocess.run([sys.executable, "-c", _WORKER_START], cwd=root, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    started = json.loads(run.stdout.strip().splitlines()[-1])
+    assert started["sent"] == ["lifespan.startup.complete"]
+    assert started["frozen"] > 1000  # the modules and the app, built before the worker answers
+    assert started["young"] == GC_YOUNG_THRESHOLD
