@@ -314,13 +314,9 @@ def settle_garbage_collector() -> None:
     """Keep a worker's built app out of the cyclic garbage collector, and collect the young less often.
 
     The app's objects (modules, specs, validators: about 100,000) live as long as the worker, yet
-    every full collection walked them all. Under the signed PUT's load (gc.callbacks in a served
-    worker, about 85,000 requests each), collections took 8.9 to 9.9 µs per request, 3.3 to 4.0 µs
-    of it full ones; with the app frozen (``gc.freeze``) and the young collected every
-    ``GC_YOUNG_THRESHOLD`` allocations, 4.9 µs and no full collection (frozen alone: 6.7 µs;
-    every 20,000 allocations: 6.5 µs, each young collection then walks more). Cyclic garbage made
-    by requests is still collected. Only in the workers, processes the mock owns: never in a
-    process that hosts :class:`~mockserver.MockServer`, nor in tests that build a bridge.
+    every full collection walked them all; frozen, they are never walked again. Cyclic garbage
+    made by requests is still collected. The figures: README, "Serving at load". Only in the
+    workers, processes the mock owns: never in a process that hosts :class:`~mockserver.MockServer`.
     """
     gc.collect()
     gc.freeze()

@@ -38,8 +38,8 @@ def raw(address: tuple[str, int], data: bytes) -> tuple[int, http.client.HTTPMes
 
 
 def healthz_seconds(address: tuple[str, int]) -> float:
-    """Seconds from connecting to healthz's answer (a new connection; the client is made before the clock
-    starts: making one loads the CA certificates, which took over 0.5 s on a loaded CI machine)."""
+    """Seconds from connecting to healthz's answer, on a new connection; the client (which loads CA
+    certificates when made) is made before the clock starts, so only the server's answer is timed."""
     with httpx.Client(timeout=5) as client:
         started = time.perf_counter()
         response = client.get(f"http://{address[0]}:{address[1]}/events/healthz")
