@@ -184,11 +184,18 @@ class Credentials:
     rsa: jws.PemKeyPair
     """The 10Duke client key registered with the mock by the seed file."""
     caller: kosmos_crypto.KeyPair = field(default_factory=kosmos_crypto.generate_keypair)
+    reports_public_key: str | None = None
+    """The reports service's own public key (the event query's headers are encrypted to it)."""
 
     @property
     def key(self) -> bytes:
-        """The AES key shared with the mock."""
+        """The AES key shared with the mock's events service."""
         return kosmos_crypto.shared_key(self.caller.private_key, self.server_public_key)
+
+    @property
+    def reports_key(self) -> bytes:
+        """The AES key shared with the mock's reports service."""
+        return kosmos_crypto.shared_key(self.caller.private_key, self.reports_public_key or self.server_public_key)
 
 
 def kosmos_puts(creds: Credentials, count: int, license_key: str) -> list[str]:
@@ -468,7 +475,7 @@ def kosmos_queries(count: int) -> list[tuple[str, dict[str, object]]]:
 
 def kosmos_query_lines(creds: Credentials, count: int, body: dict[str, object]) -> list[str]:
     """``count`` signed queries with ``body``, each with its own request id."""
-    key, path = creds.key, f"/reports/tenant/{QUERY_TENANT}/community/{QUERY_COMMUNITY}/events"
+    key, path = creds.reports_key, f"/reports/tenant/{QUERY_TENANT}/community/{QUERY_COMMUNITY}/events"
     text = json.dumps(body)
     out = []
     for _ in range(count):
@@ -593,7 +600,11 @@ def main() -> int:
             prism_serve = [prism, "mock", "-v", "silent", "-h", "127.0.0.1", "-p", "{port}",
                            str(ROOT / "openapi" / "kosmos-events.yaml")]  # fmt: skip
             prism_server = start(servers, "Prism", prism_serve, "/events/healthz")
-        creds = Credentials(httpx.get(f"{mock.base}/events/publickeys").json()["publicKey"], rsa=pair)
+        creds = Credentials(
+            httpx.get(f"{mock.base}/events/publickeys").json()["publicKey"],
+            rsa=pair,
+            reports_public_key=httpx.get(f"{mock.base}/reports/publickeys").json()["publicKey"],
+        )
         per_run = args.duration * 6000
         simple = [
             (key, name, make)

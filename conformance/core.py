@@ -36,6 +36,7 @@ __all__ = [
     "check",
     "curl",
     "expect_refusal",
+    "expect_reports_errors",
     "expect_status",
 ]
 
@@ -240,7 +241,10 @@ def expect_refusal(response: httpx.Response, what: str, status: int) -> None:
         body = response.json()
     except ValueError as exc:
         raise CheckFailed(f"{what}: the {status} answer is not JSON: {response.text[:100]!r}", response) from exc
-    if response.request.url.path.startswith(("/events", "/reports")):
+    path = response.request.url.path
+    if path.startswith("/reports"):
+        _expect_reports_envelope(body, what, status, response)
+    elif path.startswith(("/events", "/caas", "/api/r1")):
         expected = {"statusCode": status, "error": HTTPStatus(status).phrase}
         if not isinstance(body, dict) or {k: body.get(k) for k in expected} != expected:
             raise CheckFailed(
@@ -250,6 +254,33 @@ def expect_refusal(response: httpx.Response, what: str, status: int) -> None:
             raise CheckFailed(f"{what}: the refusal has no message: {body}", response)
     elif not (isinstance(body, dict) and isinstance(body.get("error"), str) and isinstance(body.get("message"), str)):
         raise CheckFailed(f"{what}: the refusal is not {{error, message}}: {body}", response)
+
+
+def expect_reports_errors(
+    response: httpx.Response, what: str, errors: list[tuple[str, str]], status: int = 400
+) -> None:
+    """Fail unless ``response`` is a ``status`` refusal listing exactly ``errors`` (``(param, message)``), in any order.
+
+    The reports service reports every error of a request at once, in the vendor's words.
+    """
+    expect_refusal(response, what, status)
+    got = sorted((e["param"], e["message"]) for e in response.json()["errors"])
+    if got != sorted(errors):
+        raise CheckFailed(f"{what}: errors {got}, expected exactly {sorted(errors)}", response)
+
+
+def _expect_reports_envelope(body: Any, what: str, status: int, response: httpx.Response) -> None:
+    """Fail unless ``body`` is the reports service's refusal: ``{"errors": [{"message", "param"}, ...]}`` only."""
+    errors = body.get("errors") if isinstance(body, dict) and set(body) == {"errors"} else None
+    well_formed = isinstance(errors, list) and errors and all(
+        isinstance(e, dict) and set(e) == {"message", "param"} and all(isinstance(v, str) and v for v in e.values())
+        for e in errors
+    )  # fmt: skip
+    if not well_formed:
+        raise CheckFailed(
+            f"{what}: the {status} refusal is not the reports service's {{errors: [{{message, param}}]}}: {body}",
+            response,
+        )
 
 
 def _missing(registered: RegisteredCheck, ctx: Context) -> str | None:

@@ -78,25 +78,31 @@ def refused_then_accepted(ctx: Context, what: str, status: int, bad: Any, good: 
     needs=(),
 )
 def public_key(ctx: Context) -> None:
+    service_key_and_health(ctx, "events")
+
+
+def service_key_and_health(ctx: Context, service: str) -> str:
+    """``service``'s ``/publickeys`` is a secp256k1 point and its ``/healthz`` shows the same; return the key."""
     kosmos(ctx)
-    key = service_public_key(ctx, fresh=True)
+    key = service_public_key(ctx, fresh=True, service=service)
     try:
         raw = base64.b64decode(key, validate=True)
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256K1(), b"\x04" + raw)
         if len(raw) != 64:
             raise ValueError(f"{len(raw)} bytes")
     except ValueError as exc:
-        raise CheckFailed(f"publicKey is not base64 of a 64-byte secp256k1 X||Y: {exc}") from exc
-    health = ctx.http.get(ctx.url("/events/healthz"))
-    expect_status(health, "GET /events/healthz", (200,))
+        raise CheckFailed(f"{service}: publicKey is not base64 of a 64-byte secp256k1 X||Y: {exc}") from exc
+    health = ctx.http.get(ctx.url(f"/{service}/healthz"))
+    expect_status(health, f"GET /{service}/healthz", (200,))
     if health.json().get("publicKey") != key:
-        raise CheckFailed("healthz reports another publicKey than /events/publickeys", health)
+        raise CheckFailed(f"/{service}/healthz reports another publicKey than /{service}/publickeys", health)
     if "syntheticheartbeatId" in health.json():
         raise CheckFailed("healthz has a syntheticheartbeatId without the synthetic-heartbeat header", health)
-    beat = ctx.http.get(ctx.url("/events/healthz"), headers={"synthetic-heartbeat": "conformance"})
-    expect_status(beat, "GET /events/healthz with synthetic-heartbeat", (200,))
+    beat = ctx.http.get(ctx.url(f"/{service}/healthz"), headers={"synthetic-heartbeat": "conformance"})
+    expect_status(beat, f"GET /{service}/healthz with synthetic-heartbeat", (200,))
     if not isinstance(beat.json().get("syntheticheartbeatId"), str):
         raise CheckFailed("healthz with the synthetic-heartbeat header has no syntheticheartbeatId", beat)
+    return key
 
 
 @check(
@@ -232,6 +238,11 @@ def wrong_key_refused(ctx: Context) -> None:
     operations=("ecdsaHelper",),
 )
 def ecdsa_helper_vectors(ctx: Context) -> None:
+    helper_vectors(ctx, "events")
+
+
+def helper_vectors(ctx: Context, service: str) -> None:
+    """The ``ecdsa_helper`` of ``service`` against the fixed vectors and the private key range."""
     kosmos(ctx)
     pairs = wire.load_vectors("kosmos_crypto")["keypairs"]
     for mine, theirs in ((pairs[0], pairs[1]), (pairs[1], pairs[2]), (pairs[2], pairs[0])):
@@ -241,26 +252,27 @@ def ecdsa_helper_vectors(ctx: Context) -> None:
             "publicKey": theirs["publicKey"],
             "privateKey": mine["privateKey"],
         }
-        response = ctx.http.post(ctx.url("/events/ecdsa_helper/encrypt"), json=body)
+        response = ctx.http.post(ctx.url(f"/{service}/ecdsa_helper/encrypt"), json=body)
         expect_status(response, f"helper encrypt with {mine['name']}", (200,))
         if wire.open_envelope(str(response.json().get("data")), key) != body["dataStr"].encode():
             raise CheckFailed(f"helper encrypt with {mine['name']}: the kit cannot open the result", response)
         sealed = wire.seal(b"opened by the helper", key)
-        response = ctx.http.post(ctx.url("/events/ecdsa_helper/decrypt"), json={**body, "dataStr": sealed})
+        response = ctx.http.post(ctx.url(f"/{service}/ecdsa_helper/decrypt"), json={**body, "dataStr": sealed})
         expect_status(response, f"helper decrypt with {mine['name']}", (200,))
         if response.json().get("data") != "opened by the helper":
             raise CheckFailed(f"helper decrypt with {mine['name']} returned {response.json().get('data')!r}", response)
-        response = ctx.http.post(ctx.url("/events/ecdsa_helper/decrypt"), json={**body, "dataStr": _flip(sealed, -1)})
+        bad_tag = {**body, "dataStr": _flip(sealed, -1)}
+        response = ctx.http.post(ctx.url(f"/{service}/ecdsa_helper/decrypt"), json=bad_tag)
         expect_refusal(response, "helper decrypt of a token with a bad tag", 400)
-    _helper_key_range(ctx, pairs[0])
+    _helper_key_range(ctx, pairs[0], service)
 
 
 SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
-def _helper_key_range(ctx: Context, peer: dict[str, str]) -> None:
+def _helper_key_range(ctx: Context, peer: dict[str, str], service: str) -> None:
     """Private keys outside 1..n-1, or longer than 33 bytes, are refused; n-1 itself works."""
-    url, data = ctx.url("/events/ecdsa_helper/encrypt"), {"dataStr": "range", "publicKey": peer["publicKey"]}
+    url, data = ctx.url(f"/{service}/ecdsa_helper/encrypt"), {"dataStr": "range", "publicKey": peer["publicKey"]}
     as_b64 = lambda n, size: base64.b64encode(n.to_bytes(size, "big")).decode()  # noqa: E731
     for what, key in {"zero": as_b64(0, 32), "the group order n": as_b64(SECP256K1_ORDER, 32),
                       "2^256-1": as_b64(2**256 - 1, 32), "34 bytes": as_b64(1, 34)}.items():  # fmt: skip
@@ -430,7 +442,9 @@ def error_statuses(ctx: Context) -> None:
     expect_refusal(ctx.http.put(ctx.url(path), content=b"", headers=empty), "an empty body", 400)
     query = f"/reports/tenant/{target.tenant}/community/{target.community}/events"
     expect_refusal(
-        ctx.http.post(ctx.url(query), content=b"", headers={**empty, **caller.headers()}), "an empty query", 400
+        ctx.http.post(ctx.url(query), content=b"", headers={**empty, **caller.headers(service="reports")}),
+        "an empty query",
+        400,
     )
     nothing_stored(ctx, name, "413/415")
 

@@ -15,9 +15,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from conformance import wire
 from conformance.core import CheckFailed, Context, KosmosTarget, SkipCheck
 
-__all__ = ["Caller", "event_name", "kosmos", "service_public_key", "stored"]
+__all__ = ["FROM_REFUSED", "Caller", "event_name", "kosmos", "service_public_key", "stored"]
 
 SERVICE_KEY = "kosmos-service-public-key"
+FROM_REFUSED = ("from", "Field should be from current time to minus 90 days")
+"""The reports service's refusal of a ``from`` over 90 days old or in the future, in the vendor's words."""
 
 
 def kosmos(ctx: Context) -> KosmosTarget:
@@ -27,14 +29,22 @@ def kosmos(ctx: Context) -> KosmosTarget:
     return ctx.target.kosmos
 
 
-def service_public_key(ctx: Context, fresh: bool = False) -> str:
-    """The service's public key from ``/events/publickeys`` (fetched once per run unless ``fresh``)."""
-    if fresh or SERVICE_KEY not in ctx.cache:
-        response = ctx.http.get(ctx.url("/events/publickeys"))
+def service_public_key(ctx: Context, fresh: bool = False, service: str = "events") -> str:
+    """A service's public key from its ``/publickeys`` (fetched once per run unless ``fresh``).
+
+    Each 1Kosmos service (``events``, ``reports``) has its own key pair: a caller encrypts to the
+    key of the service it calls, as the vendor's clients do.
+    """
+    slot = f"{SERVICE_KEY}:{service}"
+    if fresh or slot not in ctx.cache:
+        response = ctx.http.get(ctx.url(f"/{service}/publickeys"))
         if response.status_code != 200:
-            raise CheckFailed(f"GET /events/publickeys answered {response.status_code}", response)
-        ctx.cache[SERVICE_KEY] = str(response.json()["publicKey"])
-    return str(ctx.cache[SERVICE_KEY])
+            raise CheckFailed(f"GET /{service}/publickeys answered {response.status_code}", response)
+        body = response.json() if response.headers.get("content-type", "").startswith("application/json") else None
+        if not isinstance(body, dict) or not isinstance(body.get("publicKey"), str):
+            raise CheckFailed(f"GET /{service}/publickeys did not answer {{publicKey}}", response)
+        ctx.cache[slot] = body["publicKey"]
+    return str(ctx.cache[slot])
 
 
 def event_name(ctx: Context, what: str) -> str:
@@ -43,7 +53,10 @@ def event_name(ctx: Context, what: str) -> str:
 
 
 class Caller:
-    """A caller with a fresh secp256k1 key pair, encrypting to the service key for ``license_key``."""
+    """A caller with a fresh secp256k1 key pair, encrypting to a service's key for ``license_key``.
+
+    ``key`` is the key shared with the events service; :meth:`key_of` gives any service's.
+    """
 
     def __init__(self, ctx: Context, license_key: str, app_id: str = "eventdouble-conformance") -> None:
         self.ctx, self.license_key, self.app_id = ctx, license_key, app_id
@@ -53,24 +66,43 @@ class Caller:
         )
         self.public_key = base64.b64encode(point[1:]).decode("ascii")
         scalar = self.private.private_numbers().private_value.to_bytes(32, "big")
-        self.key = wire.ecdh_key(base64.b64encode(scalar).decode(), service_public_key(ctx))
+        self.private_key = base64.b64encode(scalar).decode()
+        self._keys: dict[str, bytes] = {}
+        self.key_of("events")
 
-    def seal(self, value: Any, iv: bytes | None = None) -> str:
-        """Encrypt a string as is, anything else as JSON."""
+    @property
+    def key(self) -> bytes:
+        """The AES key shared with the events service; a check may replace it to send a wrong one."""
+        return self._keys["events"]
+
+    @key.setter
+    def key(self, value: bytes) -> None:
+        self._keys["events"] = value
+
+    def key_of(self, service: str) -> bytes:
+        """The AES key this caller shares with ``service`` (its own key pair, from its ``/publickeys``)."""
+        if service not in self._keys:
+            self._keys[service] = wire.ecdh_key(self.private_key, service_public_key(self.ctx, service=service))
+        return self._keys[service]
+
+    def seal(self, value: Any, iv: bytes | None = None, service: str = "events") -> str:
+        """Encrypt a string as is, anything else as JSON, to ``service``."""
         text = value if isinstance(value, str) else json.dumps(value)
-        return wire.seal(text.encode("utf-8"), self.key, iv)
+        return wire.seal(text.encode("utf-8"), self.key_of(service), iv)
 
     def request_id(self, ts: float | None = None) -> dict[str, Any]:
         """A fresh request id: now (or ``ts``), a new uuid4, this caller's app id."""
         return {"ts": int(time.time()) if ts is None else ts, "uuid": str(uuid.uuid4()), "appid": self.app_id}
 
-    def headers(self, request_id: Any = None, license_key: str | None = None) -> dict[str, str]:
-        """The three headers; ``request_id`` may be a dict (sent as JSON) or raw text."""
+    def headers(
+        self, request_id: Any = None, license_key: str | None = None, service: str = "events"
+    ) -> dict[str, str]:
+        """The three headers for a call to ``service``; ``request_id`` may be a dict (sent as JSON) or raw text."""
         rid = self.request_id() if request_id is None else request_id
         return {
             "publickey": self.public_key,
-            "licensekey": self.seal(self.license_key if license_key is None else license_key),
-            "requestid": self.seal(rid if isinstance(rid, str) else json.dumps(rid)),
+            "licensekey": self.seal(self.license_key if license_key is None else license_key, service=service),
+            "requestid": self.seal(rid if isinstance(rid, str) else json.dumps(rid), service=service),
         }
 
     def put(
@@ -96,10 +128,21 @@ class Caller:
         headers: dict[str, str] | None = None,
         **body: Any,
     ) -> httpx.Response:
-        """POST an event query (a plain JSON body)."""
+        """POST an event query (a plain JSON body) to the reports service, with headers encrypted to its key."""
+        return self.report("events", tenant, community, headers, **body)
+
+    def report(
+        self,
+        what: str,
+        tenant: str | None = None,
+        community: str | None = None,
+        headers: dict[str, str] | None = None,
+        **body: Any,
+    ) -> httpx.Response:
+        """POST ``/reports/tenant/{t}/community/{c}/{what}`` (``events``, ``metrics``) with a plain JSON body."""
         target = kosmos(self.ctx)
-        path = f"/reports/tenant/{tenant or target.tenant}/community/{community or target.community}/events"
-        return self.ctx.http.post(self.ctx.url(path), headers=headers or self.headers(), json=body)
+        path = f"/reports/tenant/{tenant or target.tenant}/community/{community or target.community}/{what}"
+        return self.ctx.http.post(self.ctx.url(path), headers=headers or self.headers(service="reports"), json=body)
 
 
 def stored(

@@ -9,6 +9,7 @@ import httpx
 from conformance import (  # noqa: F401 - they register their checks
     kosmos_checks,
     kosmos_scope_checks,
+    reports_checks,
     schema_phase,
     tenduke_checks,
     tenduke_feed_checks,

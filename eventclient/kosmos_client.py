@@ -26,9 +26,11 @@ class KosmosClient:
     """Talk to a 1Kosmos Events service (the vendor's, or the mock).
 
     ``base_url`` is the events service, e.g. ``https://pilot-root.1kosmos.net/events`` (a host
-    root is taken too: ``/events`` is added). The event query goes to the sibling ``/reports``
-    service unless ``reports_url`` says otherwise. A fresh key pair is made unless ``keypair`` is
-    given; the service does not need to know it.
+    root is taken too: ``/events`` is added). The event query and metrics go to the sibling
+    ``/reports`` service unless ``reports_url`` says otherwise. Each service has its own key pair:
+    the headers of a call are encrypted to the key of the service called (fetched once from its
+    ``/publickeys``). A fresh key pair is made unless ``keypair`` is given; the service does not
+    need to know it.
     """
 
     def __init__(
@@ -52,52 +54,59 @@ class KosmosClient:
         self.keypair = keypair or kosmos_crypto.generate_keypair()
         self.app_id = app_id
         self.http = HttpSession(KosmosApiError, session, transport, timeout)
-        self._service_key: str | None = None
-        self._shared_key: bytes | None = None
+        self._keys: dict[str, tuple[str, bytes]] = {}
+        """Service base URL -> its public key and the AES key shared with it."""
 
     # keys and headers -------------------------------------------------------------------------
+    def _key_of(self, service_url: str) -> tuple[str, bytes]:
+        if service_url not in self._keys:
+            public = self.public_key(service_url)
+            self._keys[service_url] = public, kosmos_crypto.shared_key(self.keypair.private_key, public)
+        return self._keys[service_url]
+
     @property
     def service_public_key(self) -> str:
-        """The service's public key (fetched once from ``/publickeys``)."""
-        if self._service_key is None:
-            self._service_key = self.public_key()
-        return self._service_key
+        """The events service's public key (fetched once from its ``/publickeys``)."""
+        return self._key_of(self.base_url)[0]
 
     @property
     def shared_key(self) -> bytes:
-        """The AES key this client shares with the service."""
-        if self._shared_key is None:
-            self._shared_key = kosmos_crypto.shared_key(self.keypair.private_key, self.service_public_key)
-        return self._shared_key
+        """The AES key this client shares with the events service."""
+        return self._key_of(self.base_url)[1]
+
+    def shared_key_with(self, service_url: str) -> bytes:
+        """The AES key this client shares with the service at ``service_url`` (its own key pair)."""
+        return self._key_of(service_url.rstrip("/"))[1]
 
     def forget_service_key(self) -> None:
-        """Fetch the service key again on the next call (after a service key reset)."""
-        self._service_key = self._shared_key = None
+        """Fetch the services' keys again on the next call (after a service key reset)."""
+        self._keys.clear()
 
-    def encrypt(self, value: Any) -> str:
-        """Encrypt a string as is, anything else as JSON, with the shared key."""
+    def encrypt(self, value: Any, service_url: str | None = None) -> str:
+        """Encrypt a string as is, anything else as JSON, with the key shared with a service (the events one)."""
         text = value if isinstance(value, str) else json.dumps(value)
-        return kosmos_crypto.encrypt(text, self.shared_key)
+        return kosmos_crypto.encrypt(text, self.shared_key_with(service_url or self.base_url))
 
-    def decrypt(self, token: str) -> str:
-        """Decrypt a token sealed with the shared key."""
-        return kosmos_crypto.decrypt_text(token, self.shared_key)
+    def decrypt(self, token: str, service_url: str | None = None) -> str:
+        """Decrypt a token sealed with the key shared with a service (the events one)."""
+        return kosmos_crypto.decrypt_text(token, self.shared_key_with(service_url or self.base_url))
 
     def request_id(self, ts: float | None = None) -> dict[str, Any]:
         """A fresh request id: now, a new uuid, this client's app id."""
         return {"ts": int(time.time() if ts is None else ts), "uuid": str(uuid.uuid4()), "appid": self.app_id}
 
-    def auth_headers(self, request_id: dict[str, Any] | None = None) -> dict[str, str]:
-        """The three headers of an authenticated call; a new request id each time."""
+    def auth_headers(self, request_id: dict[str, Any] | None = None, service_url: str | None = None) -> dict[str, str]:
+        """The three headers of an authenticated call to a service (the events one); a new request id each time."""
         return {
             "publickey": self.keypair.public_key,
-            "licensekey": self.encrypt(self.license_key),
-            "requestid": self.encrypt(json.dumps(request_id or self.request_id())),
+            "licensekey": self.encrypt(self.license_key, service_url),
+            "requestid": self.encrypt(json.dumps(request_id or self.request_id()), service_url),
         }
 
     # transport --------------------------------------------------------------------------------
-    def _call(self, method: str, url: str, *, auth: bool = False, **kwargs: Any) -> Any:
-        headers = {**(self.auth_headers() if auth else {}), **kwargs.pop("headers", {})}
+    def _call(self, method: str, url: str, *, auth: bool = False, service_url: str | None = None, **kwargs: Any) -> Any:
+        auth_headers = self.auth_headers(service_url=service_url) if auth else {}
+        headers = {**auth_headers, **kwargs.pop("headers", {})}
         response = self.http.request(method, url, headers=headers, **kwargs)
         if not response.content:
             return None
@@ -107,13 +116,13 @@ class KosmosClient:
             raise UnexpectedResponse(
                 f"{method} {url} answered {response.status_code} with a body that is not JSON"
             ) from exc
-        return self._open(body) if auth else body
+        return self._open(body, service_url) if auth else body
 
-    def _open(self, body: Any) -> Any:
+    def _open(self, body: Any, service_url: str | None) -> Any:
         """Decrypt a ``{"data": "<ciphertext>"}`` response; anything else is returned as is."""
         if isinstance(body, dict) and set(body) == {"data"} and isinstance(body["data"], str):
             try:
-                return json.loads(self.decrypt(body["data"]))
+                return json.loads(self.decrypt(body["data"], service_url))
             except (CryptoError, ValueError):
                 return body
         return body
@@ -124,11 +133,12 @@ class KosmosClient:
         headers = {"synthetic-heartbeat": synthetic_heartbeat} if synthetic_heartbeat else {}
         return self._call("GET", f"{self.base_url}/healthz", headers=headers)  # type: ignore[no-any-return]
 
-    def public_key(self) -> str:
-        """``GET /publickeys``: the service public key."""
-        body = self._call("GET", f"{self.base_url}/publickeys")
+    def public_key(self, service_url: str | None = None) -> str:
+        """``GET /publickeys`` of a service (the events one): its public key."""
+        url = f"{(service_url or self.base_url).rstrip('/')}/publickeys"
+        body = self._call("GET", url)
         if not isinstance(body, dict) or not isinstance(body.get("publicKey"), str):
-            raise UnexpectedResponse(f"GET {self.base_url}/publickeys answered {str(body)[:100]!r}, not a publicKey")
+            raise UnexpectedResponse(f"GET {url} answered {str(body)[:100]!r}, not a publicKey")
         return str(body["publicKey"])
 
     def environment(self) -> dict[str, Any]:
@@ -185,7 +195,22 @@ class KosmosClient:
         if event_name:
             body["query"] = {"event_name": event_name}
         url = f"{self.reports_url}/tenant/{_segment(tenant_id)}/community/{_segment(community_id)}/events"
-        return self._call("POST", url, auth=True, json=body)  # type: ignore[no-any-return]
+        return self._call("POST", url, auth=True, service_url=self.reports_url, json=body)  # type: ignore[no-any-return]
+
+    def metrics(
+        self, tenant_id: str, community_id: str, metrics_name: str, *, start: str | None = None, end: str | None = None
+    ) -> int:
+        """``POST /reports/tenant/{t}/community/{c}/metrics``: how many events ``metrics_name`` counts."""
+        body: dict[str, Any] = {"metricsName": metrics_name}
+        if start:
+            body["from"] = start
+        if end:
+            body["to"] = end
+        url = f"{self.reports_url}/tenant/{_segment(tenant_id)}/community/{_segment(community_id)}/metrics"
+        answer = self._call("POST", url, auth=True, service_url=self.reports_url, json=body)
+        if not isinstance(answer, dict) or type(answer.get("count")) is not int:
+            raise UnexpectedResponse(f"POST {url} answered {str(answer)[:100]!r}, not a count")
+        return int(answer["count"])
 
     def close(self) -> None:
         """Close the HTTP session."""

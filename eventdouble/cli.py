@@ -9,6 +9,7 @@ import os
 import secrets
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from conformance.cli import add_conform_command
@@ -108,6 +109,7 @@ def _serve(args: argparse.Namespace) -> int:
     from mockserver.seed import SeedError, apply_seed, load_seed, with_faults
     from mockserver.serving import listen, serve_threaded, serve_workers
     from mockserver.settings import SettingsInvalid, unknown_variables
+    from mockserver.tls import ensure_certificates, tls_dir_for, trust_instructions
 
     configure_logging()
 
@@ -148,6 +150,16 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"created a system-level development license: {record.license_key}")
         public_key = backend.kosmos.primary_key().public_key
         clients = len(backend.tenduke.clients())
+    tls = None
+    if args.tls:
+        directory = Path(args.tls_dir) if args.tls_dir else tls_dir_for(database)
+        try:
+            tls = ensure_certificates(directory, (args.host,))
+        except OSError as exc:
+            print(
+                f"eventdouble: cannot keep the TLS certificates in {directory}: {exc.strerror or exc}", file=sys.stderr
+            )
+            return 2
     try:
         sock = listen(args.host, args.port)
     except (OSError, OverflowError) as exc:
@@ -155,11 +167,12 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"eventdouble: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
         return 2
     host = f"[{args.host.strip('[]')}]" if ":" in args.host else args.host  # an IPv6 address, as a URL writes it
-    base = f"http://{host}:{sock.getsockname()[1]}"
+    base = f"{'https' if tls else 'http'}://{host}:{sock.getsockname()[1]}"
     mode = "one process" if args.workers is None else f"{args.workers} worker process(es)"
     print(f"eventdouble mock serving on {base} (database: {shown_database(database)}; {mode})")
     print(f"  1Kosmos Events API   {base}/events   (service public key {public_key})")
-    print(f"  1Kosmos event query  {base}/reports")
+    print(f"  1Kosmos reports      {base}/reports   (its own key: {base}/reports/publickeys)")
+    print(f"  1Kosmos discovery    {base}/caas/sd, {base}/api/r1/system/community_info/fetch")
     print(f"  10Duke Event Data    {base}/put, {base}/get/<feed>   ({clients} client key(s) registered)")
     for line in _admin_banner(app.config, base, args):
         print(line)
@@ -167,12 +180,16 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"  CORS                 the vendor APIs answer pages from {', '.join(app.config['CORS_ORIGINS'])}")
     print(f"  API docs             {base}/docs   (Swagger UI, offline)")
     print(f"  OpenAPI specs        {base}/openapi/kosmos-events.yaml, {base}/openapi/tenduke-events.yaml")
+    if tls is not None:
+        print("  https                a certificate for localhost, 127.0.0.1 and ::1, signed by the mock's own CA")
+        for line in trust_instructions(tls):
+            print(line)
     print("Press Ctrl+C to stop.", flush=True)
     if args.workers is None:
-        serve_threaded(app, sock, args.access_log)
+        serve_threaded(app, sock, args.access_log, tls)
     else:
         backend_of(app).close()  # each worker opens its own; a connection must not cross processes
-        serve_workers(config, sock, args.workers, args.access_log)
+        serve_workers(config, sock, args.workers, args.access_log, tls=tls)
     print("eventdouble: stopped", flush=True)
     return 0
 
@@ -255,6 +272,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="YAML or JSON file of licenses, 10Duke client keys and fault rules to create on start",
     )
     serve.add_argument("--fault", metavar="RULE", type=fault_rule, action="append", help=FAULT_HELP)
+    serve.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve https (the vendors' 1Kosmos helpers call https:// only) with a certificate for localhost, "
+        "127.0.0.1 and ::1 that the mock makes, signed by a CA of its own; prints the CA file to trust",
+    )
+    serve.add_argument(
+        "--tls-dir",
+        metavar="DIR",
+        help="where --tls keeps its CA and certificate (default: beside the SQLite file, DB-tls/; for :memory: "
+        "and PostgreSQL, $XDG_DATA_HOME/eventdouble/tls)",
+    )
     serve.add_argument("--no-admin", action="store_true", help="do not serve the /__admin API")
     serve.add_argument(
         "--access-log", action="store_true", help="log a line per request (time, level, client, request, status)"

@@ -20,6 +20,7 @@ from mockserver.faults import FAULTED_APIS, drop_connection
 from mockserver.guard import answer_preflight, cors_headers, guard_admin
 from mockserver.journal import JournalEntry
 from mockserver.kosmos import routes as kosmos_routes
+from mockserver.kosmos.errors import is_reports_path
 from mockserver.limits import bound_streamed_body, check_headers
 from mockserver.settings import load_settings
 from mockserver.spec import SPEC_DIR, load_spec
@@ -33,10 +34,18 @@ log = logging.getLogger("eventdouble")
 SPECS = ("kosmos-events", "tenduke-events", "admin")
 
 
-def _render(request: Request, app: Flask, record: Any, status: int, message: str, code: str | None = None) -> Response:
+def _render(
+    request: Request,
+    app: Flask,
+    record: Any,
+    status: int,
+    message: str,
+    code: str | None = None,
+    param: str | None = None,
+) -> Response:
     """The error body in the format of the API the request was for; ``record`` keeps the first reason."""
     record.refusal = getattr(record, "refusal", None) or message
-    return json_answer(app, error_body(request.path, status, message, code), status)
+    return json_answer(app, error_body(request.path, status, message, code, param), status)
 
 
 def _refusal(request: Request, app: Flask, record: Any, exc: Exception) -> Response:
@@ -57,7 +66,10 @@ def _api_error_answer(request: Request, app: Flask, record: Any, exc: ApiError) 
     if (own := exc.body()) is not None:
         return json_answer(app, own, exc.status)
     code = exc.code if type(exc).code != ApiError.code else None
-    response = _render(request, app, record, exc.status, exc.message, code)
+    message, param = exc.message, exc.param
+    if exc.field_empty and is_reports_path(request.path):
+        message = "This field should not be empty"  # the reports service's words for a missing or empty field
+    response = _render(request, app, record, exc.status, message, code, param)
     if exc.retry_after is not None:
         response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     return response

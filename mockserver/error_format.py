@@ -23,7 +23,7 @@ def api_of(path: str | None) -> str | None:
     """Which API a path belongs to, for its error format and the journal."""
     if path is None:
         return None
-    if path.startswith(("/events/", "/reports/")) or path in ("/events", "/reports"):
+    if path.startswith(("/events/", "/reports/", "/caas/", "/api/r1/")) or path in ("/events", "/reports"):
         return "kosmos"
     if path.startswith("/__admin"):
         return "admin"
@@ -39,12 +39,18 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
-def error_body(path: str | None, status: int, message: str, code: str | None = None) -> dict[str, Any]:
-    """The refusal body for ``path``: ``{statusCode, error, message}`` (1Kosmos) or ``{error, message}``.
+def error_body(
+    path: str | None, status: int, message: str, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
+    """The refusal body for ``path``, in the format of its API or service.
 
-    When the path is unknown (the request line could not be read), the 1Kosmos body is sent: it
-    carries both ``error`` and ``message`` too.
+    ``{statusCode, error, message}`` (1Kosmos), ``{errors: [{message, param}]}`` (the 1Kosmos
+    reports service) or ``{error, message}`` (10Duke, admin). When the path is unknown (the request
+    line could not be read), the 1Kosmos body is sent: it carries both ``error`` and ``message``
+    too. ``param`` names the part at fault for the reports envelope (else read from the message).
     """
+    if path is not None and kosmos_errors.is_reports_path(path):
+        return kosmos_errors.render_reports(status, message, param)
     if path is None or api_of(path) == "kosmos":
         return kosmos_errors.render(status, message)
     return {"error": code or _phrase(status).lower().replace(" ", "_"), "message": message}

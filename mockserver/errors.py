@@ -23,6 +23,11 @@ class ApiError(Exception):
     code = "bad_request"
     retry_after: float | None = None
     """Seconds after which a retry may succeed, sent as ``Retry-After``; None for no header."""
+    param: str | None = None
+    """The request part at fault (a header or body field), for the reports service's envelope; None: read
+    from the message's ``part: text`` prefix."""
+    field_empty = False
+    """A required field is missing or empty: the reports service says "This field should not be empty"."""
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)

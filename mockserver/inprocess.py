@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -22,19 +23,35 @@ from mockserver.faults import FAULTED_APIS
 from mockserver.serving import threaded_server
 from mockserver.spec import load_spec
 from mockserver.stream import Position, follow, head
+from mockserver.tls import TlsFiles, ensure_certificates, tls_dir_for
 
 __all__ = ["MockServer"]
 
 
 class MockServer:
-    """The mock app served on ``host:port`` (port 0: a free one) until :meth:`stop`."""
+    """The mock app served on ``host:port`` (port 0: a free one) until :meth:`stop`.
+
+    With ``tls``, it serves https with a certificate for the loopback names signed by the mock's own
+    CA (kept in ``tls_dir``, default: beside the database, see :func:`mockserver.tls.tls_dir_for`);
+    :attr:`ca_file` is the file a client trusts.
+    """
 
     def __init__(
-        self, db: str = ":memory:", *, host: str = "127.0.0.1", port: int = 0, config: Mapping[str, Any] | None = None
+        self,
+        db: str = ":memory:",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        config: Mapping[str, Any] | None = None,
+        tls: bool = False,
+        tls_dir: str | Path | None = None,
     ) -> None:
         self.app = create_app({"DATABASE": db, **(config or {})})
         self.backend: Backend = self.app.extensions[EXTENSION]
         self._host, self._port = host, port
+        self.tls: TlsFiles | None = None
+        if tls:
+            self.tls = ensure_certificates(Path(tls_dir) if tls_dir else tls_dir_for(db), (host,))
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -43,7 +60,8 @@ class MockServer:
         """Bind the port and serve in a daemon thread; requests are accepted once this returns."""
         if self._server is not None:
             return self
-        self._server = threaded_server(self.app, self._host, self._port)  # no access lines: the journal has them
+        context = self.tls.server_context() if self.tls else None
+        self._server = threaded_server(self.app, self._host, self._port, tls=context)  # no access lines: the journal
         self._thread = threading.Thread(target=self._server.serve_forever, name="eventdouble-mock", daemon=True)
         self._thread.start()
         return self
@@ -70,10 +88,17 @@ class MockServer:
     # where ------------------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        """The base URL, e.g. ``http://127.0.0.1:53211`` (10Duke clients use it as is)."""
+        """The base URL, e.g. ``http://127.0.0.1:53211`` (``https://`` with ``tls``; 10Duke clients use it as is)."""
         if self._server is None:
             raise RuntimeError("the MockServer is not running; use `with MockServer() as srv:` or srv.start()")
-        return f"http://{self._host}:{self._server.server_port}"
+        return f"{'https' if self.tls else 'http'}://{self._host}:{self._server.server_port}"
+
+    @property
+    def ca_file(self) -> str:
+        """The CA certificate a client trusts to reach an https mock (``MockServer(tls=True)``)."""
+        if self.tls is None:
+            raise RuntimeError("this MockServer serves plain http; start it with MockServer(tls=True)")
+        return str(self.tls.ca_file)
 
     @property
     def kosmos_url(self) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import ssl
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +24,7 @@ from mockserver.error_format import raw_refusal
 from mockserver.lingering import close_lingering, read_whole_body_first
 from mockserver.logs import ACCESS_LOGGER, loop_logconfig
 from mockserver.loop_server import JsonRefusingProtocol, WsgiOnLoop
+from mockserver.tls import TlsFiles
 
 __all__ = ["JsonErrorRequestHandler", "listen", "serve_threaded", "serve_workers", "threaded_server"]
 
@@ -55,6 +57,23 @@ class JsonErrorRequestHandler(WSGIRequestHandler):
     timeout = KEEPALIVE_SECONDS
     """Seconds a connection may stay silent (before its request, or in the middle of it) before it is closed."""
 
+    def setup(self) -> None:
+        """Set the connection up; on https, its TLS handshake happens here, in its own thread, within the timeout."""
+        super().setup()
+        if isinstance(self.connection, ssl.SSLSocket):
+            try:
+                self.connection.do_handshake()
+            except (OSError, ValueError):  # a plain-http client, a bad handshake, or silence: close, answer nothing
+                self.close_connection = True
+                self.handshake_failed = True
+
+    handshake_failed = False
+
+    def handle(self) -> None:
+        """Serve the connection's requests, unless its TLS handshake failed."""
+        if not self.handshake_failed:
+            super().handle()
+
     def log_error(self, format: str, *args: Any) -> None:
         """Log what went wrong, except a silent connection closed on time (the workers close them quietly too)."""
         if not format.startswith("Request timed out"):
@@ -77,7 +96,21 @@ class JsonErrorRequestHandler(WSGIRequestHandler):
 
 
 class _LingeringServer(ThreadedWSGIServer):
-    """werkzeug's threaded server, closing each connection only once the client stopped sending."""
+    """werkzeug's threaded server, closing each connection only once the client stopped sending.
+
+    On https, an accepted connection's TLS handshake is left to its own thread (the request
+    handler's ``setup``, with the idle timeout): a client that connects and says nothing cannot
+    hold the accepting thread, as it would if werkzeug wrapped the listening socket.
+    """
+
+    tls: ssl.SSLContext | None = None
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """Accept a connection; on https, wrapped for TLS without its handshake yet."""
+        sock, address = super().get_request()
+        if self.tls is not None:
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
 
     def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
         """Close the connection after its answer without resetting it (:mod:`mockserver.lingering`)."""
@@ -85,14 +118,22 @@ class _LingeringServer(ThreadedWSGIServer):
 
 
 def threaded_server(
-    app: Flask, host: str = "127.0.0.1", port: int = 0, *, fd: int | None = None, access_log: bool = False
+    app: Flask,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    fd: int | None = None,
+    access_log: bool = False,
+    tls: ssl.SSLContext | None = None,
 ) -> ThreadedWSGIServer:
-    """A server of ``app`` with a thread per connection, not yet serving (call ``serve_forever``).
+    """A server of ``app`` with a thread per connection, not yet serving (call ``serve_forever``); https with ``tls``.
 
     Used by ``eventdouble serve`` without ``--workers`` and by :class:`mockserver.MockServer`.
     """
     handler = type("RequestHandler", (JsonErrorRequestHandler,), {"access_log": access_log})
-    return _LingeringServer(host, port, read_whole_body_first(app), handler, fd=fd)
+    server = _LingeringServer(host, port, read_whole_body_first(app), handler, fd=fd)
+    server.tls = server.ssl_context = tls  # werkzeug reads ssl_context for the requests' url scheme
+    return server
 
 
 def _stop_on_sigterm() -> None:
@@ -102,9 +143,10 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def serve_threaded(app: Flask, sock: socket.socket, access_log: bool = False) -> None:
+def serve_threaded(app: Flask, sock: socket.socket, access_log: bool = False, tls: TlsFiles | None = None) -> None:
     """Serve ``app`` on ``sock`` from this process, a thread per connection, until Ctrl+C or SIGTERM."""
-    server = threaded_server(app, *sock.getsockname()[:2], fd=sock.fileno(), access_log=access_log)
+    context = tls.server_context() if tls is not None else None
+    server = threaded_server(app, *sock.getsockname()[:2], fd=sock.fileno(), access_log=access_log, tls=context)
     _stop_on_sigterm()
     try:
         server.serve_forever()
@@ -120,8 +162,9 @@ def serve_workers(
     workers: int,
     access_log: bool = False,
     factory: str = "mockserver.app:create_app",
+    tls: TlsFiles | None = None,
 ) -> None:
-    """Serve on ``sock`` with ``workers`` uvicorn processes until stopped (Ctrl+C, SIGTERM).
+    """Serve on ``sock`` with ``workers`` uvicorn processes until stopped (Ctrl+C, SIGTERM); https with ``tls``.
 
     Each worker builds the app, ``factory(config)``, itself (a SQLite connection must not cross
     a process boundary); a worker that dies is replaced.
@@ -143,5 +186,7 @@ def serve_workers(
         proxy_headers=False,  # the mock reports the address it was called from, as the threaded server does
         server_header=False,
         date_header=True,
+        ssl_certfile=str(tls.cert_file) if tls else None,
+        ssl_keyfile=str(tls.key_file) if tls else None,
     )
     Multiprocess(options, sockets=[sock]).run()

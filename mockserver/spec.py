@@ -199,7 +199,7 @@ class OpenApiSpec:
         plain = [e for e in errors if e.validator not in ("anyOf", "oneOf")]
         error = best_match(plain or errors)
         if error is not None:
-            raise RequestValidationError(_describe(error, where))
+            raise _refusal(error, where)
 
     def check_handlers(self, handlers: Mapping[str, Callable[..., Any]]) -> None:
         """Raise ValueError unless ``handlers`` has one handler per operation, by operationId, and no other."""
@@ -323,6 +323,22 @@ def _closest_branch_error(error: ValidationError) -> ValidationError:
             break
         error = best_match(meant[0]) or error
     return error
+
+
+def _refusal(error: ValidationError, where: str) -> RequestValidationError:
+    """The refusal of a value ``error`` found, naming the field at fault (for the reports service's envelope)."""
+    error = _closest_branch_error(error)
+    refusal = RequestValidationError(_describe(error, where))
+    field = [str(p) for p in error.absolute_path]
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [name for name in error.validator_value if name not in error.instance]
+        field += missing[:1]
+        refusal.field_empty = True
+    elif error.validator == "minLength" and error.instance == "":
+        refusal.field_empty = True
+    if field:
+        refusal.param = ".".join(field)
+    return refusal
 
 
 def _describe(error: ValidationError, where: str) -> str:

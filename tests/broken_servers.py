@@ -74,6 +74,7 @@ VERIFY, CHECK_TIMES, CHECK_HEADER = jws.verify_jws, jws._check_times, jws._check
 READ_PAGE, AUTHORIZE, EVENTS_OF = tenduke_routes.read_page, tenduke_routes._authorize, tenduke_routes._events_of
 PAGE, KEY_RING, PUT_EVENTS = TenDukeStore.page, TenDukeStore.key_ring, TenDukeStore.put_events
 INSTRUCTIONS, RESPOND = tenduke_feed.FeedPage.instructions, Pipeline._respond
+QUERY_BOUND_ERRORS, SERVICE_OF = kosmos_routes.query_bound_errors, kosmos_routes._service
 
 
 def _unsigned(token: str) -> tuple[dict[str, Any], bytes]:
@@ -145,6 +146,26 @@ def _json_hook(path_prefix: str, change: Callable[[Any], Any]) -> Callable[[Resp
 def _put_returns_body(response: Response) -> Response:
     if response.status_code == 200 and CURRENT.get().path == "/put":
         response.set_data(b'{"status":"stored"}')
+    return response
+
+
+def _future_from_accepted(bounds: dict[str, int], now_ms: int, *args: Any, **kwargs: Any) -> list[tuple[str, str]]:
+    return QUERY_BOUND_ERRORS({**bounds, "from": min(bounds.get("from", now_ms), now_ms)} if "from" in bounds
+                              else bounds, now_ms, *args, **kwargs)  # fmt: skip
+
+
+def _healthz_of_events(x: Exchange) -> str:
+    return "events" if x.operation.operation_id == "getReportsHealthz" else SERVICE_OF(x)
+
+
+def _unknown_metric_is_zero(response: Response) -> Response:
+    if (
+        response.status_code == 400
+        and CURRENT.get().path.endswith("/metrics")
+        and b"doesn't exist" in response.get_data()
+    ):
+        response.status_code = 200
+        response.set_data(b'{"count": 0}')
     return response
 
 
@@ -506,7 +527,43 @@ BROKEN: dict[str, Broken] = {
     ),
     "query_bounds_unchecked": Broken(
         "1Kosmos: from older than 90 days and to before from are taken",
-        _patch(kosmos_routes, "check_query_bounds", lambda *a, **k: None),
+        _patch(kosmos_routes, "query_bound_errors", lambda *a, **k: []),
+    ),
+    "from_in_future_accepted": Broken(
+        "1Kosmos reports: a from after now is taken (only the 90 days back are checked)",
+        _patch(kosmos_routes, "query_bound_errors", _future_from_accepted),
+    ),
+    "events_query_says_or_equal": Broken(
+        "1Kosmos reports: the events query refuses a to before from in the metrics query's words",
+        _patch(kosmos_events, "TO_AFTER_FROM", kosmos_events.TO_NOT_BEFORE_FROM),
+    ),
+    # 1Kosmos: the reports service at its own root, and discovery
+    "reports_healthz_events_key": Broken(
+        "1Kosmos reports: /reports/healthz shows the events service's key, not its own",
+        _patch(kosmos_routes, "_service", _healthz_of_events),
+    ),
+    "reports_refusals_in_events_format": Broken(
+        "1Kosmos reports: refusals come in the events API's {statusCode, error, message}",
+        _patch(kosmos_errors, "is_reports_path", lambda path: False),
+    ),
+    "reports_helper_garbles": Broken(
+        "1Kosmos reports: /reports/ecdsa_helper/encrypt answers a token sealed with another key",
+        hook=_json_hook("/reports/ecdsa_helper/encrypt", lambda body: {"data": kosmos_crypto.encrypt("x", bytes(32))}),
+    ),
+    "unknown_metric_is_zero": Broken(
+        "1Kosmos reports: an unknown metricsName counts 0 instead of being refused",
+        hook=_unknown_metric_is_zero,
+    ),
+    "sd_without_licenses": Broken(
+        "1Kosmos: /caas/sd lists no licenses service (the vendor's Node helper then drops the directory)",
+        hook=_json_hook("/caas/sd", lambda body: {k: v for k, v in body.items() if k != "licenses"}),
+    ),
+    "community_info_default_only": Broken(
+        "1Kosmos: community_info/fetch answers the default community whatever is asked",
+        hook=_json_hook(
+            "/api/r1/system/community_info/fetch",
+            lambda body: {**body, "community": {**body["community"], "id": "default"}},
+        ),
     ),
     "kosmos_event_json_lenient": Broken(
         "1Kosmos: event data is read with a lenient JSON parser", _patch(kosmos_events, "strict_json", LENIENT_JSON)

@@ -99,7 +99,12 @@ class KosmosSigner:
 
     @property
     def key(self) -> bytes:
-        server_public = self.client.get("/events/publickeys").json["publicKey"]
+        """The key shared with the events service."""
+        return self.key_of("events")
+
+    def key_of(self, service: str) -> bytes:
+        """The key shared with ``service`` (``events`` or ``reports``): each has its own key pair."""
+        server_public = self.client.get(f"/{service}/publickeys").json["publicKey"]
         return kosmos_crypto.shared_key(self.pair.private_key, server_public)
 
     def request_id(self, ts: float | None = None, **overrides: Any) -> dict[str, Any]:
@@ -107,8 +112,10 @@ class KosmosSigner:
         value.update(overrides)
         return value
 
-    def headers(self, license_key: str, request_id: dict[str, Any] | None = None) -> dict[str, str]:
-        key = self.key
+    def headers(
+        self, license_key: str, request_id: dict[str, Any] | None = None, service: str = "events"
+    ) -> dict[str, str]:
+        key = self.key_of(service)
         return {
             "publickey": self.pair.public_key,
             "licensekey": kosmos_crypto.encrypt(license_key, key),
@@ -130,7 +137,9 @@ class KosmosSigner:
 
     def query(self, license_key: str, tenant: str = "t1", community: str = "c1", **body: Any) -> Any:
         return self.client.post(
-            f"/reports/tenant/{tenant}/community/{community}/events", headers=self.headers(license_key), json=body
+            f"/reports/tenant/{tenant}/community/{community}/events",
+            headers=self.headers(license_key, service="reports"),
+            json=body,
         )
 
 

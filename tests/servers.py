@@ -34,7 +34,7 @@ def launch_server(*args: str) -> tuple[subprocess.Popen[str], str, str]:
         banner += line
         if line.startswith("Press Ctrl+C"):
             break
-    match = re.search(r"serving on (http://\S+)", banner)
+    match = re.search(r"serving on (https?://\S+)", banner)
     assert match, banner
     return process, match.group(1), banner
 

@@ -56,6 +56,7 @@ def test_serve_put_restart_keeps_everything(tmp_path: Path) -> None:
         assert call("GET", f"{base}/events/healthz")[0] == 200
         status, keys = call("GET", f"{base}/events/publickeys")
         server_public = keys["publicKey"]
+        reports_public = call("GET", f"{base}/reports/publickeys")[1]["publicKey"]
 
         caller = IndependentCaller()
         key = caller.key_for(server_public)
@@ -70,7 +71,7 @@ def test_serve_put_restart_keeps_everything(tmp_path: Path) -> None:
         status, events = call("GET", f"{base}/__admin/events?api=kosmos")
         assert [e["type"] for e in events] == ["login"]
         status, page = call(
-            "POST", f"{base}/reports/tenant/t1/community/c1/events", {}, caller.headers(server_public, license_key)
+            "POST", f"{base}/reports/tenant/t1/community/c1/events", {}, caller.headers(reports_public, license_key)
         )
         assert status == 200
         assert page["data"] == events
@@ -79,11 +80,12 @@ def test_serve_put_restart_keeps_everything(tmp_path: Path) -> None:
     with serving("--db", db) as (base, banner):
         assert "development license" not in banner
         assert call("GET", f"{base}/events/publickeys")[1]["publicKey"] == server_public
+        assert call("GET", f"{base}/reports/publickeys")[1]["publicKey"] == reports_public
         assert call("GET", f"{base}/__admin/licenses")[1] == licenses
         assert call("GET", f"{base}/__admin/events?api=kosmos")[1] == events
         caller = IndependentCaller()
         status, page = call(
-            "POST", f"{base}/reports/tenant/t1/community/c1/events", {}, caller.headers(server_public, license_key)
+            "POST", f"{base}/reports/tenant/t1/community/c1/events", {}, caller.headers(reports_public, license_key)
         )
         assert page["data"] == events
 

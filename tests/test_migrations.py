@@ -115,7 +115,7 @@ def test_the_mock_records_the_version_of_every_store(target: str) -> None:
     backend = Backend.open(target, lambda: 0.0)
     try:
         assert _versions(backend.db) == {
-            "kosmos": 1, "tenduke": 1, "journal": 2, "rate_limits": 1, "faults": 1, "webhooks": 1,
+            "kosmos": 2, "tenduke": 1, "journal": 2, "rate_limits": 1, "faults": 1, "webhooks": 1,
         }  # fmt: skip
     finally:
         backend.close()

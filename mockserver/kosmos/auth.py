@@ -144,9 +144,11 @@ def verify_caller(
     replay_protection: bool = True,
     replay_memory: float = 0,
     seen: dict[str, str] | None = None,
+    service: str = "events",
 ) -> Caller:
-    """Authenticate a request from its ``publickey``, ``licensekey`` and ``requestid`` headers.
+    """Authenticate a request to ``service`` from its ``publickey``, ``licensekey`` and ``requestid`` headers.
 
+    The two encrypted headers must be encrypted to ``service``'s own key.
     The spec validator has already checked that the three are present and non-empty, and the
     app that no header is over the size limit. ``seen`` gets what was learnt on the way, for the
     journal: the request id as echoed and the license's key id, also when the request is refused.
@@ -155,7 +157,7 @@ def verify_caller(
     """
     public_text = headers.get("publickey", "").strip()
     try:
-        key = cached_shared_key(store.primary_key().private_key, public_text)
+        key = cached_shared_key(store.primary_key(service).private_key, public_text)
     except CryptoError as exc:
         raise InvalidPublicKey(f"publickey: {exc}") from exc
     license_key = _decrypt_header(headers.get("licensekey", "").strip(), key, "licensekey")

@@ -12,11 +12,14 @@ from mockserver.kosmos.store import FIRST_EVENT_SECOND, LAST_EVENT_SECOND
 
 __all__ = [
     "QUERY_HISTORY_DAYS",
+    "TO_AFTER_FROM",
+    "TO_NOT_BEFORE_FROM",
     "build_event",
     "check_query_bounds",
     "format_time",
     "open_event_data",
     "parse_event_time",
+    "query_bound_errors",
 ]
 
 
@@ -47,18 +50,35 @@ QUERY_HISTORY_DAYS = 90
 """How far back the reports service lets ``from`` reach."""
 
 
-def check_query_bounds(bounds: dict[str, int], now_ms: int, history_days: int = QUERY_HISTORY_DAYS) -> None:
-    """Refuse a ``from`` older than ``history_days``, or a ``to`` before ``from`` (epoch ms), as the vendor does.
+TO_AFTER_FROM = "Date 'to' must be after 'from'"
+"""The events query's refusal of a ``to`` not after ``from`` (equal is refused too)."""
+TO_NOT_BEFORE_FROM = "Date 'to' must be after or equal to 'from'"
+"""The metrics query's refusal of a ``to`` before ``from`` (equal is accepted)."""
 
-    Both refusals are reported at once, in the vendor's words.
+
+def check_query_bounds(
+    bounds: dict[str, int], now_ms: int, history_days: int = QUERY_HISTORY_DAYS, *, equal_allowed: bool = False
+) -> None:
+    """Refuse a ``from`` older than ``history_days`` or after now, or a ``to`` before ``from`` (epoch ms).
+
+    ``to`` equal to ``from`` is refused unless ``equal_allowed``. Every refusal is reported at
+    once, in the vendor's words (its reports service's Postman collection).
     """
-    errors = []
-    if "from" in bounds and bounds["from"] < now_ms - history_days * 86_400_000:
-        errors.append(("from", f"Field should be from current time to minus {history_days} days"))
-    if "from" in bounds and "to" in bounds and bounds["to"] < bounds["from"]:
-        errors.append(("to", "Date 'to' must be after or equal to 'from'"))
-    if errors:
+    if errors := query_bound_errors(bounds, now_ms, history_days, equal_allowed=equal_allowed):
         raise QueryParamRefused(errors)
+
+
+def query_bound_errors(
+    bounds: dict[str, int], now_ms: int, history_days: int = QUERY_HISTORY_DAYS, *, equal_allowed: bool = False
+) -> list[tuple[str, str]]:
+    """What :func:`check_query_bounds` refuses, as ``(param, message)`` pairs, in order."""
+    errors = []
+    start, end = bounds.get("from"), bounds.get("to")
+    if start is not None and not now_ms - history_days * 86_400_000 <= start <= now_ms:
+        errors.append(("from", f"Field should be from current time to minus {history_days} days"))
+    if start is not None and end is not None and (end < start or (end == start and not equal_allowed)):
+        errors.append(("to", TO_NOT_BEFORE_FROM if equal_allowed else TO_AFTER_FROM))
+    return errors
 
 
 def format_time(epoch: float) -> str:

@@ -13,15 +13,27 @@ from eventclient import kosmos_crypto
 from eventclient.exceptions import CryptoError
 from mockserver.db import Transaction, Write
 from mockserver.errors import ApiError
+from mockserver.kosmos import discovery
 from mockserver.kosmos.auth import Caller, commit_request, replay_refusal, valid_license, verify_caller
-from mockserver.kosmos.errors import KosmosError, LicenseForbidden, ReplayedRequestId, ServiceKeyNotFound
-from mockserver.kosmos.events import build_event, check_query_bounds, open_event_data, parse_event_time
+from mockserver.kosmos.errors import (
+    KosmosError,
+    LicenseForbidden,
+    QueryParamRefused,
+    ReplayedRequestId,
+    ServiceKeyNotFound,
+)
+from mockserver.kosmos.events import build_event, open_event_data, parse_event_time, query_bound_errors
 from mockserver.limits import check_rate
 from mockserver.vendor import Exchange, empty_answer
 
 __all__ = ["BUILD_TIME", "HANDLERS"]
 
 BUILD_TIME = 1763856000  # epoch seconds of this build; the "dob" part of healthz's version
+
+
+def _service(x: Exchange) -> str:
+    """The 1Kosmos service an operation belongs to, by its root: ``events`` or ``reports``."""
+    return x.operation.path.split("/", 2)[1]
 
 
 @contextmanager
@@ -41,6 +53,7 @@ def _signed(x: Exchange, tenant_id: str | None = None, community_id: str | None 
         replay_protection=bool(config["REPLAY_PROTECTION"]),
         replay_memory=float(config["REPLAY_MEMORY"]),
         seen=x.seen,
+        service=_service(x),
     )
     try:
         check_rate(x, f"kosmos:{caller.license.key_id}", "license")
@@ -79,7 +92,7 @@ def get_healthz(x: Exchange) -> Response:
     _check_plain_license(x)
     body = {
         "status": "all services operational",
-        "publicKey": x.backend.kosmos.primary_key().public_key,
+        "publicKey": x.backend.kosmos.primary_key(_service(x)).public_key,
         "code": "200",
         "version": f"{x.config['VERSION']}.{x.config['COMMIT']}.{BUILD_TIME}",
     }
@@ -89,7 +102,7 @@ def get_healthz(x: Exchange) -> Response:
 
 
 def get_public_keys(x: Exchange) -> Response:
-    return x.json({"publicKey": x.backend.kosmos.primary_key().public_key})
+    return x.json({"publicKey": x.backend.kosmos.primary_key(_service(x)).public_key})
 
 
 def get_service_keys(x: Exchange) -> Response:
@@ -135,15 +148,12 @@ def get_environment(x: Exchange) -> Response:
 
 def get_service_directory(x: Exchange) -> Response:
     root = x.request.host_url.rstrip("/")
-    services = {
-        "events": f"{root}/events",
-        "reports": f"{root}/reports",
-        "tenduke": root,
-    }
-    if x.config["ADMIN_ENABLED"]:
-        services["licenses"] = f"{root}/__admin/licenses"
-        services["admin"] = f"{root}/__admin"
-    return x.json(services)
+    return x.json(discovery.service_directory(root, bool(x.config["ADMIN_ENABLED"])))
+
+
+def fetch_community_info(x: Exchange) -> Response:
+    store = x.backend.kosmos
+    return x.json(discovery.community_info(x.checked.body, store.licenses(), store.primary_key("events").public_key))
 
 
 def create_event(x: Exchange, tenantId: str, communityId: str, eventName: str) -> Response:  # noqa: N803
@@ -162,12 +172,29 @@ def create_event(x: Exchange, tenantId: str, communityId: str, eventName: str) -
         return _answer(x, caller, write=lambda tx: backend.kosmos.write_event(tx, event))
 
 
+def _bound_errors(
+    x: Exchange, query: dict[str, Any], *, equal_allowed: bool
+) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """A query's ``from``/``to`` in epoch ms, and the refusals of them in the vendor's words."""
+    bounds, errors = {}, []
+    for name in ("from", "to"):
+        if name in query:
+            try:
+                bounds[name] = int(parse_event_time(query[name]) * 1000)
+            except KosmosError:
+                errors.append((name, f"{query[name]!r} is not a date"))
+    now_ms = int(x.backend.clock() * 1000)
+    errors += query_bound_errors(bounds, now_ms, int(x.config["QUERY_HISTORY_DAYS"]), equal_allowed=equal_allowed)
+    return bounds, errors
+
+
 def query_events(x: Exchange, tenantId: str, communityId: str) -> Response:  # noqa: N803
     query = x.checked.body
     page_size, page_index = query.get("pSize", 25), query.get("pIndex", 0)
     with _signed(x, tenantId, communityId) as caller:
-        bounds = {k: int(parse_event_time(query[k]) * 1000) for k in ("from", "to") if k in query}
-        check_query_bounds(bounds, int(x.backend.clock() * 1000), int(x.config["QUERY_HISTORY_DAYS"]))
+        bounds, errors = _bound_errors(x, query, equal_allowed=False)
+        if errors:
+            raise QueryParamRefused(errors)
         page = x.backend.kosmos.query_events(
             tenantId,
             communityId,
@@ -181,14 +208,38 @@ def query_events(x: Exchange, tenantId: str, communityId: str) -> Response:  # n
         return _answer(x, caller, {"page": page_info, "data": page.events})
 
 
+def query_metrics(x: Exchange, tenantId: str, communityId: str) -> Response:  # noqa: N803
+    query = x.checked.body
+    with _signed(x, tenantId, communityId) as caller:
+        counted = x.operation.extension("x-metrics", {}).get(query["metricsName"])
+        errors = [] if counted is not None else [("metricsName", "Metrics with that name doesn't exist")]
+        bounds, bound_errors = _bound_errors(x, query, equal_allowed=True)
+        if errors := errors + bound_errors:
+            raise QueryParamRefused(errors)
+        store = x.backend.kosmos
+        count = sum(
+            store.count_events(
+                tenantId, communityId, start_ms=bounds.get("from"), end_ms=bounds.get("to"), event_name=n
+            )
+            for n in counted
+        )
+        return _answer(x, caller, {"count": count})
+
+
 HANDLERS = {
     "getHealthz": get_healthz,
+    "getReportsHealthz": get_healthz,
     "getPublicKeys": get_public_keys,
+    "getReportsPublicKeys": get_public_keys,
     "getServiceKeys": get_service_keys,
     "resetServiceKey": reset_service_key,
     "ecdsaHelper": ecdsa_helper,
+    "reportsEcdsaHelper": ecdsa_helper,
     "getEnvironment": get_environment,
     "getServiceDirectory": get_service_directory,
+    "getCaasServiceDirectory": get_service_directory,
+    "fetchCommunityInfo": fetch_community_info,
     "createEvent": create_event,
     "queryEvents": query_events,
+    "queryMetrics": query_metrics,
 }

@@ -11,11 +11,13 @@ from typing import Any
 
 from eventclient import kosmos_crypto
 from mockserver import rfc3339
-from mockserver.db import Database, Transaction, Write, compact_json, equality_filters
+from mockserver.db import Database, Transaction, Write, add_columns, compact_json, equality_filters
 
-__all__ = ["AUTH_LEVELS", "EventPage", "KosmosStore", "License", "LicenseFieldInvalid", "ServiceKey"]
+__all__ = ["AUTH_LEVELS", "SERVICES", "EventPage", "KosmosStore", "License", "LicenseFieldInvalid", "ServiceKey"]
 
 AUTH_LEVELS = ("system", "service", "tenant", "community")
+SERVICES = ("events", "reports")
+"""The 1Kosmos services the mock serves, each at its own root with its own key pair."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kosmos_service_keys (
@@ -101,12 +103,13 @@ def _iso(epoch: float) -> str:
 
 @dataclass(frozen=True)
 class ServiceKey:
-    """A key pair of the service; the first one answers ``/events/publickeys``."""
+    """A key pair of a service; a service's first one answers its ``/publickeys``."""
 
     key_id: str
     private_key: str
     public_key: str
     created_at: str
+    service: str = "events"
 
     def public_view(self) -> dict[str, Any]:
         """The record as ``GET /events/servicekeys`` shows it (no private key)."""
@@ -197,12 +200,19 @@ class KosmosStore:
         self.db = db
         self.clock = clock
         self._swept_until = float("-inf")
-        db.upgrade("kosmos", [SCHEMA + BUCKETS_SCHEMA])
+        db.upgrade(
+            "kosmos",
+            [
+                SCHEMA + BUCKETS_SCHEMA,
+                add_columns("kosmos_service_keys", {"service": "TEXT NOT NULL DEFAULT 'events'"}),
+            ],
+        )
         db.keep_insertion_order("kosmos_licenses")
         db.watch("kosmos_service_keys")
         db.watch("kosmos_licenses")
         self._count_existing_events()
-        self.ensure_service_key()
+        for service in SERVICES:
+            self.ensure_service_key(service)
 
     def _count_existing_events(self) -> None:
         """Fill the buckets of a database written before they were kept, span by span (once; any process may)."""
@@ -217,45 +227,53 @@ class KosmosStore:
                     tx.execute(_fill_span(span))
 
     # service keys -----------------------------------------------------------------------------
-    def ensure_service_key(self) -> ServiceKey:
-        """Return the primary service key, creating one on first start."""
-        keys = self.service_keys()
+    def ensure_service_key(self, service: str = "events") -> ServiceKey:
+        """Return ``service``'s primary key, creating one on first start."""
+        keys = self.service_keys(service)
         if keys:
             return keys[0]
         pair = kosmos_crypto.generate_keypair()
-        key = ServiceKey(str(uuid.uuid4()), pair.private_key, pair.public_key, _iso(self.clock()))
+        key = ServiceKey(str(uuid.uuid4()), pair.private_key, pair.public_key, _iso(self.clock()), service)
         # check and insert in one write transaction: processes starting together create one key
         with self.db.transaction() as tx:
-            if tx.execute("SELECT 1 FROM kosmos_service_keys").fetchone() is None:
+            if tx.execute("SELECT 1 FROM kosmos_service_keys WHERE service = ?", (service,)).fetchone() is None:
                 tx.execute(
-                    "INSERT INTO kosmos_service_keys VALUES (?, ?, ?, ?, 0)",
-                    (key.key_id, key.private_key, key.public_key, key.created_at),
+                    "INSERT INTO kosmos_service_keys (key_id, private_key, public_key, created_at, position, service)"
+                    " VALUES (?, ?, ?, ?, 0, ?)",
+                    (key.key_id, key.private_key, key.public_key, key.created_at, service),
                 )
-        return self.service_keys()[0]
+        return self.service_keys(service)[0]
 
-    def service_keys(self) -> list[ServiceKey]:
-        """All service keys, the primary first."""
-        return list(self.db.cached("kosmos_service_keys", "all", self._read_service_keys))
+    def service_keys(self, service: str = "events") -> list[ServiceKey]:
+        """The service keys of ``service``, the primary first."""
+        return [
+            key
+            for key in self.db.cached("kosmos_service_keys", "all", self._read_service_keys)
+            if key.service == service
+        ]
 
     def _read_service_keys(self) -> tuple[ServiceKey, ...]:
         rows = self.db.query("SELECT * FROM kosmos_service_keys ORDER BY position, key_id")
-        return tuple(ServiceKey(r["key_id"], r["private_key"], r["public_key"], r["created_at"]) for r in rows)
+        return tuple(
+            ServiceKey(r["key_id"], r["private_key"], r["public_key"], r["created_at"], r["service"]) for r in rows
+        )
 
-    def primary_key(self) -> ServiceKey:
-        """The key callers encrypt to (``/events/publickeys``)."""
-        return self.ensure_service_key()
+    def primary_key(self, service: str = "events") -> ServiceKey:
+        """The key callers of ``service`` encrypt to (its ``/publickeys``)."""
+        return self.ensure_service_key(service)
 
-    def new_service_key(self, key_id: str) -> ServiceKey:
+    def new_service_key(self, key_id: str, service: str = "events") -> ServiceKey:
         """A fresh key pair for ``key_id``, not stored yet (:meth:`replace_service_key` stores it)."""
         pair = kosmos_crypto.generate_keypair()
-        return ServiceKey(key_id, pair.private_key, pair.public_key, _iso(self.clock()))
+        return ServiceKey(key_id, pair.private_key, pair.public_key, _iso(self.clock()), service)
 
     @staticmethod
     def replace_service_key(tx: Transaction, key: ServiceKey) -> bool:
         """In transaction ``tx``, give ``key.key_id`` the key pair of ``key``; False if there is no such key."""
         cursor = tx.execute(
-            "UPDATE kosmos_service_keys SET private_key = ?, public_key = ?, created_at = ? WHERE key_id = ?",
-            (key.private_key, key.public_key, key.created_at, key.key_id),
+            "UPDATE kosmos_service_keys SET private_key = ?, public_key = ?, created_at = ?"
+            " WHERE key_id = ? AND service = ?",
+            (key.private_key, key.public_key, key.created_at, key.key_id, key.service),
         )
         return cursor.rowcount > 0
 
@@ -398,16 +416,7 @@ class KosmosStore:
             where.append("event_name = ?")
             params.append(event_name)
         clause = " AND ".join(where)
-        if start_ms is None and end_ms is None:  # the all-time buckets: no scan of the events
-            counted, count_params = equality_filters(
-                [("tenant_id", tenant_id), ("community_id", community_id), ("span", ALL_TIME), ("start", 0),
-                 ("event_name", event_name)]
-            )  # fmt: skip
-            total = self.db.query(f"SELECT COALESCE(SUM(n), 0) FROM kosmos_event_buckets WHERE {counted}", count_params)
-            total = int(total[0][0])
-        else:
-            low, high = MIN_EVENT_TS if start_ms is None else start_ms, MAX_EVENT_TS if end_ms is None else end_ms
-            total = self._count_between((tenant_id, community_id), event_name, low, high, BUCKET_SPANS_MS)
+        total = self.count_events(tenant_id, community_id, start_ms=start_ms, end_ms=end_ms, event_name=event_name)
         if page_size * page_index >= total:
             return EventPage(total, [])
         # the page's ids from the index alone, then their bodies: skipped rows are never read
@@ -417,6 +426,29 @@ class KosmosStore:
             [*params, page_size, page_size * page_index],
         )
         return EventPage(total, [json.loads(r["body"]) for r in rows])
+
+    def count_events(
+        self,
+        tenant_id: str,
+        community_id: str,
+        *,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        event_name: str | None = None,
+    ) -> int:
+        """How many of a tenant/community's events (of ``event_name``) lie within the inclusive bounds, in epoch ms.
+
+        From the kept counts: no scan of the events but at the edges of the bounds.
+        """
+        if start_ms is None and end_ms is None:  # the all-time buckets
+            counted, count_params = equality_filters(
+                [("tenant_id", tenant_id), ("community_id", community_id), ("span", ALL_TIME), ("start", 0),
+                 ("event_name", event_name)]
+            )  # fmt: skip
+            total = self.db.query(f"SELECT COALESCE(SUM(n), 0) FROM kosmos_event_buckets WHERE {counted}", count_params)
+            return int(total[0][0])
+        low, high = MIN_EVENT_TS if start_ms is None else start_ms, MAX_EVENT_TS if end_ms is None else end_ms
+        return self._count_between((tenant_id, community_id), event_name, low, high, BUCKET_SPANS_MS)
 
     def _count_between(
         self, scope: tuple[str, str], event_name: str | None, low: int, high: int, spans: tuple[int, ...]
@@ -494,4 +526,5 @@ class KosmosStore:
                 tx.execute("DELETE FROM kosmos_licenses")
                 tx.execute("DELETE FROM kosmos_service_keys")
         if everything:
-            self.ensure_service_key()
+            for service in SERVICES:
+                self.ensure_service_key(service)
