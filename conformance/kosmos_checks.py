@@ -14,16 +14,18 @@ import uuid
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from conformance import wire
 from conformance.core import CheckFailed, Context, SkipCheck, check, expect_refusal, expect_status
-from conformance.kosmos_probe import Caller, event_name, kosmos, service_public_key, stored
+from conformance.kosmos_probe import Caller, event_name, kosmos, service_curve, service_public_key, stored
 
 API = "kosmos"
 WRITE = ("createEvent",)
 WRITER = ("kosmos.licenses.community|tenant|service|system",)
+CURVE_NAMES = {"secp256k1": "secp256k1", "prime256v1": "prime256v1", "p-256": "prime256v1", "secp256r1": "prime256v1"}
+"""The names an ``EC_CURVE_NAME`` may give each curve the vendor's helpers support (Node's ``createECDH`` takes
+``secp256k1`` and ``prime256v1``)."""
 """Any license that may write to the tenant and community (the narrowest is used)."""
 
 
@@ -72,7 +74,7 @@ def refused_then_accepted(ctx: Context, what: str, status: int, bad: Any, good: 
 @check(
     "kosmos.public_key",
     API,
-    "GET /events/publickeys serves a secp256k1 point (base64 X||Y); healthz agrees",
+    "GET /events/publickeys serves a secp256k1 or P-256 point (base64 X||Y); healthz agrees",
     family="envelope",
     operations=("getPublicKeys", "getHealthz"),
     needs=(),
@@ -82,16 +84,20 @@ def public_key(ctx: Context) -> None:
 
 
 def service_key_and_health(ctx: Context, service: str) -> str:
-    """``service``'s ``/publickeys`` is a secp256k1 point and its ``/healthz`` shows the same; return the key."""
+    """``service``'s ``/publickeys`` is a point on the services' curve and its ``/healthz`` shows the same.
+
+    Return the key.
+    """
     kosmos(ctx)
     key = service_public_key(ctx, fresh=True, service=service)
+    curve = service_curve(ctx)
     try:
         raw = base64.b64decode(key, validate=True)
-        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256K1(), b"\x04" + raw)
+        ec.EllipticCurvePublicKey.from_encoded_point(wire.CURVES[curve], b"\x04" + raw)
         if len(raw) != 64:
             raise ValueError(f"{len(raw)} bytes")
     except ValueError as exc:
-        raise CheckFailed(f"{service}: publicKey is not base64 of a 64-byte secp256k1 X||Y: {exc}") from exc
+        raise CheckFailed(f"{service}: publicKey is not base64 of a 64-byte {curve} X||Y: {exc}") from exc
     health = ctx.http.get(ctx.url(f"/{service}/healthz"))
     expect_status(health, f"GET /{service}/healthz", (200,))
     if health.json().get("publicKey") != key:
@@ -221,7 +227,7 @@ def tampered_ciphertext_refused(ctx: Context) -> None:
 )
 def wrong_key_refused(ctx: Context) -> None:
     caller = Caller(ctx, _writer(ctx))
-    stranger = ec.generate_private_key(ec.SECP256K1()).public_key()
+    stranger = ec.generate_private_key(wire.CURVES[caller.curve]).public_key()
     right_key = caller.key
     caller.key = caller.private.exchange(ec.ECDH(), stranger)
     name = event_name(ctx, "wrong_key")
@@ -244,9 +250,10 @@ def ecdsa_helper_vectors(ctx: Context) -> None:
 def helper_vectors(ctx: Context, service: str) -> None:
     """The ``ecdsa_helper`` of ``service`` against the fixed vectors and the private key range."""
     kosmos(ctx)
-    pairs = wire.load_vectors("kosmos_crypto")["keypairs"]
+    curve = service_curve(ctx)
+    pairs = wire.kosmos_vectors(curve)["keypairs"]
     for mine, theirs in ((pairs[0], pairs[1]), (pairs[1], pairs[2]), (pairs[2], pairs[0])):
-        key = wire.ecdh_key(theirs["privateKey"], mine["publicKey"])
+        key = wire.ecdh_key(theirs["privateKey"], mine["publicKey"], curve)
         body = {
             "dataStr": f"conformance {ctx.run_id}",
             "publicKey": theirs["publicKey"],
@@ -264,30 +271,24 @@ def helper_vectors(ctx: Context, service: str) -> None:
         bad_tag = {**body, "dataStr": _flip(sealed, -1)}
         response = ctx.http.post(ctx.url(f"/{service}/ecdsa_helper/decrypt"), json=bad_tag)
         expect_refusal(response, "helper decrypt of a token with a bad tag", 400)
-    _helper_key_range(ctx, pairs[0], service)
+    _helper_key_range(ctx, pairs[0], service, curve)
 
 
-SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-
-
-def _helper_key_range(ctx: Context, peer: dict[str, str], service: str) -> None:
+def _helper_key_range(ctx: Context, peer: dict[str, str], service: str, curve: str) -> None:
     """Private keys outside 1..n-1, or longer than 33 bytes, are refused; n-1 itself works."""
     url, data = ctx.url(f"/{service}/ecdsa_helper/encrypt"), {"dataStr": "range", "publicKey": peer["publicKey"]}
     as_b64 = lambda n, size: base64.b64encode(n.to_bytes(size, "big")).decode()  # noqa: E731
-    for what, key in {"zero": as_b64(0, 32), "the group order n": as_b64(SECP256K1_ORDER, 32),
+    order = wire.ORDERS[curve]
+    for what, key in {"zero": as_b64(0, 32), "the group order n": as_b64(order, 32),
                       "2^256-1": as_b64(2**256 - 1, 32), "34 bytes": as_b64(1, 34)}.items():  # fmt: skip
         expect_refusal(
             ctx.http.post(url, json={**data, "privateKey": key}), f"helper with a private key of {what}", 400
         )
-    for what, scalar, size in (("n-1", SECP256K1_ORDER - 1, 32), ("1", 1, 32), ("7, in one byte", 7, 1)):
+    for what, scalar, size in (("n-1", order - 1, 32), ("1", 1, 32), ("7, in one byte", 7, 1)):
         response = ctx.http.post(url, json={**data, "privateKey": as_b64(scalar, size)})
         expect_status(response, f"helper with the private key {what}", (200,))
-        point = (
-            ec.derive_private_key(scalar, ec.SECP256K1())
-            .public_key()
-            .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-        )
-        key = wire.ecdh_key(peer["privateKey"], base64.b64encode(point[1:]).decode())
+        public = wire.encode_public(ec.derive_private_key(scalar, wire.CURVES[curve]).public_key())
+        key = wire.ecdh_key(peer["privateKey"], public, curve)
         if wire.open_envelope(str(response.json().get("data")), key) != b"range":
             raise CheckFailed(f"helper with the private key {what}: the kit cannot open the result", response)
 
@@ -754,5 +755,8 @@ def plain_license_checked(ctx: Context) -> None:
     environment = ctx.http.get(ctx.url("/events/environment")).json()
     if environment.get("allowed_time_span") != kosmos(ctx).allowed_time_span:
         raise CheckFailed(f"environment reports allowed_time_span {environment.get('allowed_time_span')!r}")
-    if environment.get("EC_CURVE_NAME") != "secp256k1":
-        raise CheckFailed(f"environment reports EC_CURVE_NAME {environment.get('EC_CURVE_NAME')!r}")
+    curve = service_curve(ctx)
+    if CURVE_NAMES.get(str(environment.get("EC_CURVE_NAME")).lower()) != curve:
+        raise CheckFailed(
+            f"environment reports EC_CURVE_NAME {environment.get('EC_CURVE_NAME')!r}; the service keys are on {curve}"
+        )

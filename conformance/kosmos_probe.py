@@ -9,13 +9,12 @@ import uuid
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from conformance import wire
 from conformance.core import CheckFailed, Context, KosmosTarget, SkipCheck
 
-__all__ = ["FROM_REFUSED", "Caller", "event_name", "kosmos", "service_public_key", "stored"]
+__all__ = ["FROM_REFUSED", "Caller", "event_name", "kosmos", "service_curve", "service_public_key", "stored"]
 
 SERVICE_KEY = "kosmos-service-public-key"
 FROM_REFUSED = ("from", "Field should be from current time to minus 90 days")
@@ -47,24 +46,34 @@ def service_public_key(ctx: Context, fresh: bool = False, service: str = "events
     return str(ctx.cache[slot])
 
 
+def service_curve(ctx: Context) -> str:
+    """The curve of the service's keys: the one the events service's public key lies on (secp256k1 or P-256).
+
+    The vendor's helpers take it from the service's ``EC_CURVE_NAME``; the key itself tells it
+    without a license. A key on neither curve fails the check that asks.
+    """
+    curve = wire.curve_of(service_public_key(ctx))
+    if curve is None:
+        raise CheckFailed("GET /events/publickeys is a point on neither secp256k1 nor P-256 (base64 X||Y)")
+    return curve
+
+
 def event_name(ctx: Context, what: str) -> str:
     """An event name unique to this run and check."""
     return f"E_CONFORMANCE_{what.upper()}_{ctx.run_id}"
 
 
 class Caller:
-    """A caller with a fresh secp256k1 key pair, encrypting to a service's key for ``license_key``.
+    """A caller with a fresh key pair on the service's curve, encrypting to a service's key for ``license_key``.
 
     ``key`` is the key shared with the events service; :meth:`key_of` gives any service's.
     """
 
     def __init__(self, ctx: Context, license_key: str, app_id: str = "eventdouble-conformance") -> None:
         self.ctx, self.license_key, self.app_id = ctx, license_key, app_id
-        self.private = ec.generate_private_key(ec.SECP256K1())
-        point = self.private.public_key().public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-        )
-        self.public_key = base64.b64encode(point[1:]).decode("ascii")
+        self.curve = service_curve(ctx)
+        self.private = ec.generate_private_key(wire.CURVES[self.curve])
+        self.public_key = wire.encode_public(self.private.public_key())
         scalar = self.private.private_numbers().private_value.to_bytes(32, "big")
         self.private_key = base64.b64encode(scalar).decode()
         self._keys: dict[str, bytes] = {}
@@ -82,7 +91,8 @@ class Caller:
     def key_of(self, service: str) -> bytes:
         """The AES key this caller shares with ``service`` (its own key pair, from its ``/publickeys``)."""
         if service not in self._keys:
-            self._keys[service] = wire.ecdh_key(self.private_key, service_public_key(self.ctx, service=service))
+            public = service_public_key(self.ctx, service=service)
+            self._keys[service] = wire.ecdh_key(self.private_key, public, self.curve)
         return self._keys[service]
 
     def seal(self, value: Any, iv: bytes | None = None, service: str = "events") -> str:

@@ -21,9 +21,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = [
+    "CURVES",
     "HASHES",
+    "ORDERS",
     "b64url",
+    "curve_of",
     "ecdh_key",
+    "encode_public",
+    "kosmos_vectors",
     "load_vectors",
     "open_envelope",
     "rsa_compact_jws",
@@ -51,12 +56,38 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def ecdh_key(private_b64: str, public_b64: str) -> bytes:
-    """The raw X coordinate of secp256k1 ECDH: private = big-endian scalar, public = X||Y."""
+CURVES: dict[str, ec.EllipticCurve] = {"secp256k1": ec.SECP256K1(), "prime256v1": ec.SECP256R1()}
+"""The curves a 1Kosmos service may use, by the name its ``EC_CURVE_NAME`` gives (the vendor's helpers take both)."""
+ORDERS = {
+    "secp256k1": 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141,
+    "prime256v1": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+}
+"""The order n of each curve's group."""
+
+
+def curve_of(public_b64: str) -> str | None:
+    """The name of the curve in :data:`CURVES` a wire public key (base64 X||Y) lies on, or None."""
+    for name, curve in CURVES.items():
+        try:
+            ec.EllipticCurvePublicKey.from_encoded_point(curve, b"\x04" + base64.b64decode(public_b64))
+        except ValueError:
+            continue
+        return name
+    return None
+
+
+def ecdh_key(private_b64: str, public_b64: str, curve: str = "secp256k1") -> bytes:
+    """The raw X coordinate of ECDH on ``curve``: private = big-endian scalar, public = X||Y."""
     scalar = int.from_bytes(base64.b64decode(private_b64), "big")
-    private = ec.derive_private_key(scalar, ec.SECP256K1())
-    public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256K1(), b"\x04" + base64.b64decode(public_b64))
+    private = ec.derive_private_key(scalar, CURVES[curve])
+    public = ec.EllipticCurvePublicKey.from_encoded_point(CURVES[curve], b"\x04" + base64.b64decode(public_b64))
     return private.exchange(ec.ECDH(), public)
+
+
+def encode_public(key: ec.EllipticCurvePublicKey) -> str:
+    """A public key in the 1Kosmos wire form: base64 of the raw point X||Y."""
+    point = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return base64.b64encode(point[1:]).decode("ascii")
 
 
 def seal(plaintext: bytes, key: bytes, iv: bytes | None = None) -> str:
@@ -89,15 +120,22 @@ def _sign(data: bytes, private_key: rsa.RSAPrivateKey, alg: str) -> bytes:
     return private_key.sign(data, padding.PKCS1v15(), HASHES[alg]())
 
 
+def kosmos_vectors(curve: str) -> dict[str, Any]:
+    """The fixed 1Kosmos vectors (key pairs, ECDH, AES-GCM) of ``curve``."""
+    return load_vectors("kosmos_crypto" if curve == "secp256k1" else f"kosmos_crypto_{curve}")
+
+
 def _self_test_kosmos() -> None:
+    for curve in CURVES:
+        vectors = kosmos_vectors(curve)
+        for case in vectors["ecdh"]:
+            shared = base64.b64decode(case["sharedKey"])  # both sides derive it: my private and the peer's public
+            if {
+                ecdh_key(case["privateKey"], case["publicKey"], curve),
+                ecdh_key(case["peerPrivateKey"], case["peerPublicKey"], curve),
+            } != {shared}:
+                raise WireSelfTestFailed(f"{curve} ECDH of {case['privateKey'][:8]}... does not match the vector")
     vectors = load_vectors("kosmos_crypto")
-    for case in vectors["ecdh"]:
-        shared = base64.b64decode(case["sharedKey"])  # both sides derive it: my private and the peer's public
-        if {
-            ecdh_key(case["privateKey"], case["publicKey"]),
-            ecdh_key(case["peerPrivateKey"], case["peerPublicKey"]),
-        } != {shared}:
-            raise WireSelfTestFailed(f"ECDH of {case['privateKey'][:8]}... does not match the vector")
     for case in vectors["aesgcm"]:
         key, iv = base64.b64decode(case["key"]), base64.b64decode(case["iv"])
         if seal(case["plaintext"].encode(), key, iv) != case["token"]:

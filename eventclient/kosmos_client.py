@@ -30,7 +30,8 @@ class KosmosClient:
     ``/reports`` service unless ``reports_url`` says otherwise. Each service has its own key pair:
     the headers of a call are encrypted to the key of the service called (fetched once from its
     ``/publickeys``). A fresh key pair is made unless ``keypair`` is given; the service does not
-    need to know it.
+    need to know it. The curve is the one the service's key lies on (secp256k1, or P-256 on a
+    service whose ``EC_CURVE_NAME`` says so), unless ``curve`` names it.
     """
 
     def __init__(
@@ -39,6 +40,7 @@ class KosmosClient:
         license_key: str,
         keypair: kosmos_crypto.KeyPair | None = None,
         *,
+        curve: str | None = None,
         app_id: str = "eventdouble",
         reports_url: str | None = None,
         session: httpx.Client | None = None,
@@ -51,17 +53,38 @@ class KosmosClient:
         self.base_url = base_url
         self.reports_url = (reports_url or base_url.removesuffix("/events") + "/reports").rstrip("/")
         self.license_key = license_key
-        self.keypair = keypair or kosmos_crypto.generate_keypair()
+        self._keypair = keypair
+        self._curve = kosmos_crypto.curve_named(curve) if curve else None
+        self._public_keys: dict[str, str] = {}
         self.app_id = app_id
         self.http = HttpSession(KosmosApiError, session, transport, timeout)
         self._keys: dict[str, tuple[str, bytes]] = {}
         """Service base URL -> its public key and the AES key shared with it."""
 
     # keys and headers -------------------------------------------------------------------------
+    def _service_key(self, service_url: str) -> str:
+        if service_url not in self._public_keys:
+            self._public_keys[service_url] = self.public_key(service_url)
+        return self._public_keys[service_url]
+
+    @property
+    def curve(self) -> str:
+        """The curve of this client's keys: as given, else the one the events service's key lies on."""
+        if self._curve is None:
+            self._curve = kosmos_crypto.curve_of_public_key(self._service_key(self.base_url))
+        return self._curve
+
+    @property
+    def keypair(self) -> kosmos_crypto.KeyPair:
+        """The client's key pair (made on the service's curve at first use, unless given)."""
+        if self._keypair is None:
+            self._keypair = kosmos_crypto.generate_keypair(self.curve)
+        return self._keypair
+
     def _key_of(self, service_url: str) -> tuple[str, bytes]:
         if service_url not in self._keys:
-            public = self.public_key(service_url)
-            self._keys[service_url] = public, kosmos_crypto.shared_key(self.keypair.private_key, public)
+            public = self._service_key(service_url)
+            self._keys[service_url] = public, kosmos_crypto.shared_key(self.keypair.private_key, public, self.curve)
         return self._keys[service_url]
 
     @property
@@ -81,6 +104,7 @@ class KosmosClient:
     def forget_service_key(self) -> None:
         """Fetch the services' keys again on the next call (after a service key reset)."""
         self._keys.clear()
+        self._public_keys.clear()
 
     def encrypt(self, value: Any, service_url: str | None = None) -> str:
         """Encrypt a string as is, anything else as JSON, with the key shared with a service (the events one)."""

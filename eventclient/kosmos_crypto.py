@@ -1,4 +1,8 @@
-"""The 1Kosmos "ECDSA" scheme: secp256k1 ECDH and AES-256-GCM, bytes in, bytes out.
+"""The 1Kosmos "ECDSA" scheme: ECDH (secp256k1, or P-256) and AES-256-GCM, bytes in, bytes out.
+
+The curve is secp256k1 unless a service says otherwise: the vendor's helpers read it from the
+service's environment (``EC_CURVE_NAME``, default secp256k1) and support P-256 too (OpenSSL's
+name ``prime256v1``). Every key function takes ``curve``, a name from :data:`CURVES`.
 
 Wire formats (see docs/design notes):
 
@@ -24,9 +28,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventclient.exceptions import DecryptionFailed, InvalidKeyEncoding
 
 __all__ = [
+    "CURVES",
     "CURVE_NAME",
     "IV_SIZE",
     "KeyPair",
+    "curve_named",
+    "curve_of_public_key",
     "decrypt",
     "decrypt_text",
     "encode_private_key",
@@ -39,13 +46,29 @@ __all__ = [
 ]
 
 CURVE_NAME = "secp256k1"
+"""The default curve, as the vendor's services and helpers default to it."""
 IV_SIZE = 16
 TAG_SIZE = 16
-_CURVE = ec.SECP256K1()
+CURVES: dict[str, ec.EllipticCurve] = {"secp256k1": ec.SECP256K1(), "prime256v1": ec.SECP256R1()}
+"""The curves the vendor's helpers support, by the name ``EC_CURVE_NAME`` gives (OpenSSL's, as Node's
+``createECDH`` takes it)."""
+CURVE_ALIASES = {"p-256": "prime256v1", "secp256r1": "prime256v1", "p256": "prime256v1"}
+_ORDERS = {
+    "secp256k1": 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141,
+    "prime256v1": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+}
+"""Order of each curve's group: a private scalar must lie in [1, N-1]."""
 CIPHER_CACHE_SIZE = 1024
 """AES keys whose prepared cipher is kept: one party uses one shared key for many messages."""
-# Order of the secp256k1 group: a private scalar must lie in [1, N-1].
-_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def curve_named(name: str) -> str:
+    """The name in :data:`CURVES` of ``name`` (``P-256`` and ``secp256r1`` are ``prime256v1``); ValueError if none."""
+    canonical = CURVE_ALIASES.get(name.strip().lower(), name.strip().lower())
+    if canonical not in CURVES:
+        raise ValueError(f"curve {name!r} is not one of {', '.join(CURVES)} (or P-256)")
+    return canonical
+
 
 PrivateKeyLike = str | ec.EllipticCurvePrivateKey
 PublicKeyLike = str | ec.EllipticCurvePublicKey
@@ -66,9 +89,9 @@ def _b64decode(text: str | bytes, what: str) -> bytes:
         raise InvalidKeyEncoding(f"{what} is not valid base64") from exc
 
 
-def generate_keypair() -> KeyPair:
-    """Return a fresh secp256k1 key pair in wire encoding."""
-    private = ec.generate_private_key(_CURVE)
+def generate_keypair(curve: str = CURVE_NAME) -> KeyPair:
+    """Return a fresh key pair on ``curve`` (secp256k1 by default) in wire encoding."""
+    private = ec.generate_private_key(CURVES[curve_named(curve)])
     return KeyPair(encode_private_key(private), encode_public_key(private.public_key()))
 
 
@@ -84,36 +107,59 @@ def encode_private_key(key: ec.EllipticCurvePrivateKey) -> str:
     return base64.b64encode(scalar.to_bytes(32, "big")).decode("ascii")
 
 
-def load_public_key(text: str | bytes) -> ec.EllipticCurvePublicKey:
-    """Decode a wire public key (64 raw bytes X||Y; a 65-byte 0x04-prefixed point is also taken)."""
+def _point(text: str | bytes) -> bytes:
     raw = _b64decode(text, "public key")
     if len(raw) == 64:
         raw = b"\x04" + raw
     if len(raw) != 65 or raw[0] != 4:
         raise InvalidKeyEncoding("public key must be 64 bytes (X||Y) after base64 decoding")
+    return raw
+
+
+def load_public_key(text: str | bytes, curve: str = CURVE_NAME) -> ec.EllipticCurvePublicKey:
+    """Decode a wire public key on ``curve`` (64 raw bytes X||Y; a 65-byte 0x04-prefixed point is also taken)."""
+    name = curve_named(curve)
     try:
-        return ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, raw)
+        return ec.EllipticCurvePublicKey.from_encoded_point(CURVES[name], _point(text))
     except ValueError as exc:
-        raise InvalidKeyEncoding("public key is not a point on secp256k1") from exc
+        raise InvalidKeyEncoding(f"public key is not a point on {name}") from exc
 
 
-def load_private_key(text: str | bytes) -> ec.EllipticCurvePrivateKey:
-    """Decode a wire private key: any length up to 33 bytes, read as an unsigned integer."""
+def curve_of_public_key(text: str | bytes) -> str:
+    """The name of the curve in :data:`CURVES` a wire public key lies on (a service's key tells its curve)."""
+    raw = _point(text)
+    for name, curve in CURVES.items():
+        try:
+            ec.EllipticCurvePublicKey.from_encoded_point(curve, raw)
+        except ValueError:
+            continue
+        return name
+    raise InvalidKeyEncoding(f"public key is a point on none of {', '.join(CURVES)}")
+
+
+def load_private_key(text: str | bytes, curve: str = CURVE_NAME) -> ec.EllipticCurvePrivateKey:
+    """Decode a wire private key on ``curve``: any length up to 33 bytes, read as an unsigned integer."""
+    name = curve_named(curve)
     raw = _b64decode(text, "private key")
     if not 1 <= len(raw) <= 33:
         raise InvalidKeyEncoding("private key must be 1 to 33 bytes after base64 decoding")
     scalar = int.from_bytes(raw, "big")
-    if not 1 <= scalar < _ORDER:
-        raise InvalidKeyEncoding("private key is out of range for secp256k1")
-    return ec.derive_private_key(scalar, _CURVE)
+    if not 1 <= scalar < _ORDERS[name]:
+        raise InvalidKeyEncoding(f"private key is out of range for {name}")
+    return ec.derive_private_key(scalar, CURVES[name])
 
 
-def shared_key(private: PrivateKeyLike, public: PublicKeyLike) -> bytes:
-    """Return the AES key both parties derive: the raw 32-byte X coordinate of ECDH."""
+def shared_key(private: PrivateKeyLike, public: PublicKeyLike, curve: str = CURVE_NAME) -> bytes:
+    """Return the AES key both parties derive: the raw 32-byte X coordinate of ECDH on ``curve``.
+
+    Keys given as objects carry their own curve; ``curve`` reads keys given as wire text.
+    """
     if isinstance(private, str):
-        private = load_private_key(private)
+        private = load_private_key(private, curve)
     if isinstance(public, str):
-        public = load_public_key(public)
+        public = load_public_key(public, curve)
+    if private.curve.name != public.curve.name:
+        raise InvalidKeyEncoding(f"the keys are on different curves ({private.curve.name}, {public.curve.name})")
     return private.exchange(ec.ECDH(), public)
 
 

@@ -207,7 +207,7 @@ def _keys(args: argparse.Namespace) -> int:
         else:
             print(rsa_pair.private_pem + rsa_pair.public_pem, end="")
         return 0
-    pair = kosmos_crypto.generate_keypair()
+    pair = kosmos_crypto.generate_keypair(args.curve)
     if args.json:
         print(json.dumps({"privateKey": pair.private_key, "publicKey": pair.public_key}, indent=2))
     else:
@@ -326,12 +326,18 @@ def build_parser() -> argparse.ArgumentParser:
     keys = commands.add_parser(
         "keys",
         help="print a fresh key pair",
-        description="Print a fresh key pair. kosmos: secp256k1 in the 1Kosmos wire encoding (base64). "
+        description="Print a fresh key pair. kosmos: secp256k1 (or --curve) in the 1Kosmos wire encoding (base64). "
         "tenduke: RSA as PEM, the private key (PKCS#8) then the public key; register the public one with "
         "POST /__admin/tenduke/clients or a --seed file.",
     )
     keys.add_argument("api", choices=["kosmos", "tenduke"], help="which API the key pair is for")
     keys.add_argument("--bits", type=int, default=2048, help="tenduke: RSA key size (default: %(default)s)")
+    keys.add_argument(
+        "--curve",
+        choices=["secp256k1", "prime256v1"],
+        default="secp256k1",
+        help="kosmos: the curve, as the service's EC_CURVE_NAME says (default: %(default)s; prime256v1 is P-256)",
+    )
     keys.add_argument("--json", action="store_true", help="print JSON")
     keys.set_defaults(run=_keys)
 

@@ -40,13 +40,21 @@ class Backend:
 
     @classmethod
     def open(
-        cls, path: str, clock: Callable[[], float], journal_size: int = 1000, synchronous: str = "NORMAL"
+        cls,
+        path: str,
+        clock: Callable[[], float],
+        journal_size: int = 1000,
+        synchronous: str = "NORMAL",
+        curve: str = "secp256k1",
     ) -> Backend:
-        """Open (or create) the database ``path`` names (SQLite file, ``postgresql://`` URL) and the stores on it."""
+        """Open (or create) the database ``path`` names (SQLite file, ``postgresql://`` URL) and the stores on it.
+
+        ``curve`` is the 1Kosmos services' curve (``EC_CURVE_NAME``).
+        """
         db = open_database(path, synchronous)
         return cls(
             db=db,
-            kosmos=KosmosStore(db, clock),
+            kosmos=KosmosStore(db, clock, curve),
             tenduke=TenDukeStore(db, clock),
             journal=Journal(db, journal_size),
             rate=RateLimiter(db, clock),
@@ -80,6 +88,7 @@ def init_app(app: Flask) -> Backend:
         app.config["CLOCK"],
         int(app.config["JOURNAL_SIZE"]),
         str(app.config["SQLITE_SYNCHRONOUS"]),
+        str(app.config["EC_CURVE_NAME"]),
     )
     app.extensions[EXTENSION] = backend
     if backend.webhooks.any():  # receivers registered before a restart, or by another worker

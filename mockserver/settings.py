@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     """Seconds a request id ``uuid`` is kept after its ``ts`` left the window: a server clock stepped
     back or forward by less than this never lets a replay through."""
 
+    EC_CURVE_NAME: Literal["secp256k1", "prime256v1"] = "secp256k1"
+    """The curve of the 1Kosmos service keys and of the callers' keys (``prime256v1`` is P-256; ``P-256``
+    and ``secp256r1`` are read as it), advertised by ``/events/environment`` as the vendor's services do.
+    Changing it gives the services new key pairs at the next start."""
+
     QUERY_HISTORY_DAYS: int = Field(90, ge=1)
     """How far back (days) a 1Kosmos query's ``from`` may reach, as in the vendor's reports service;
     widen it for tests with old fixtures."""
@@ -109,6 +114,16 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("EC_CURVE_NAME", mode="before")
+    @classmethod
+    def _curve(cls, value: Any) -> Any:
+        from eventclient.kosmos_crypto import curve_named
+
+        try:
+            return curve_named(value) if isinstance(value, str) else value
+        except ValueError:
+            return value  # the Literal names the choices
 
     @field_validator("ADMIN_HOSTS", "CORS_ORIGINS", mode="before")
     @classmethod

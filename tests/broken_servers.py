@@ -334,10 +334,10 @@ def _reset_keeps_key(tx: Any, key: Any) -> bool:
     return tx.execute("SELECT 1 FROM kosmos_service_keys WHERE key_id = ?", (key.key_id,)).fetchone() is not None
 
 
-def _only_32_byte_keys(text: str | bytes) -> Any:
+def _only_32_byte_keys(text: str | bytes, curve: str = kosmos_crypto.CURVE_NAME) -> Any:
     if len(base64.b64decode(text)) != 32:
         raise InvalidKeyEncoding("private key must be 32 bytes")
-    return LOAD_PRIVATE(text)
+    return LOAD_PRIVATE(text, curve)
 
 
 def _refuse_hex_ivs(value: str, key: bytes, name: str) -> str:
@@ -553,6 +553,11 @@ BROKEN: dict[str, Broken] = {
     "unknown_metric_is_zero": Broken(
         "1Kosmos reports: an unknown metricsName counts 0 instead of being refused",
         hook=_unknown_metric_is_zero,
+    ),
+    "environment_says_secp256k1_on_p256": Broken(
+        "1Kosmos: a P-256 mock's /events/environment still says EC_CURVE_NAME secp256k1",
+        hook=_json_hook("/events/environment", lambda body: {**body, "EC_CURVE_NAME": "secp256k1"}),
+        config={"EC_CURVE_NAME": "prime256v1"},
     ),
     "sd_without_licenses": Broken(
         "1Kosmos: /caas/sd lists no licenses service (the vendor's Node helper then drops the directory)",

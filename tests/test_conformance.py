@@ -85,6 +85,7 @@ CATCHES: dict[str, tuple[str, ...]] = {
     "reports_helper_garbles": ("kosmos.reports_ecdsa_helper_vectors",),
     "unknown_metric_is_zero": ("kosmos.reports_metrics",),
     "sd_without_licenses": ("kosmos.discovery",),
+    "environment_says_secp256k1_on_p256": ("kosmos.plain_license_checked",),
     "community_info_default_only": ("kosmos.discovery",),
     "reset_keeps_key": ("kosmos.service_key_reset",),
     "put_returns_body": ("tenduke.signed_put_accepted",),
@@ -140,6 +141,14 @@ def test_clean_pass_on_the_unmodified_mock(tmp_path: Path) -> None:
     assert "Conformance report: PASSED" in page.read_text() and "<script" not in page.read_text()
     assert all(state == "exercised" for state, _ in report.by_family().values())
     assert report.by_operation()["kosmos.createEvent"]["failed"] == 0
+
+
+def test_a_p256_mock_passes_the_whole_kit() -> None:
+    """EC_CURVE_NAME=prime256v1: the kit finds the curve from the service key, and the mock says it in /environment."""
+    with MockServer(config={"EC_CURVE_NAME": "P-256"}) as server:
+        report = run(provision(server.url), apis=["kosmos"], max_examples=10)
+    assert report.passed, report.table()
+    assert {r.status for r in report.results} == {"passed"}
 
 
 CRASH_IS_THE_BUG = {

@@ -531,3 +531,35 @@ def test_extreme_cursors(client: FlaskClient, tenduke: TenDukeSigner, query: str
     feed = tenduke.get(f"/get/user/u1?{query}").json
     assert feed["count"] == 0
     assert [o["instruction"] for o in feed["objects"]] == ["older", "newer"]
+
+
+# --- issue 26: the vendor's event schema (10Duke/event-api v1.20) and its Java model -------------------
+
+
+def test_nulls_in_optional_envelope_fields_read_as_absent_as_the_java_model_reads_them(
+    client: FlaskClient, tenduke: TenDukeSigner
+) -> None:
+    nulls = dict.fromkeys(["eventId", "eventObjectId", "eventObjectType", "eventKeyId", "version", "data"])
+    assert tenduke.put([event(**nulls, eventReceived=None, custom=None)]).status_code == 200
+    [stored] = tenduke_events(client)
+    uuid.UUID(stored["eventId"])  # generated, as for an absent one
+    assert not {"eventObjectId", "eventObjectType", "eventKeyId", "version", "data"} & set(stored)
+    assert stored["custom"] is None  # a field the model does not know is kept as sent
+    assert_error(tenduke.put(event(eventType=None)), 400)  # required fields are not made absent
+
+
+def test_the_feed_reads_into_the_java_models_types(client: FlaskClient, tenduke: TenDukeSigner) -> None:
+    """Event: eventId a UUID, eventReceived a Long, eventKeyId and version Strings; Feed and instruction counts ints."""
+    sent = event(eventKeyId="key-1", version="1.20.0", eventObjectType="user", eventObjectId="u-1", extra={"a": 1})
+    assert tenduke.put(sent).status_code == 200
+    feed = tenduke.get("/get/my-application").json
+    assert isinstance(feed["count"], int) and isinstance(feed["uri"], str) and isinstance(feed["updateUrl"], str)
+    older, stored, newer = feed["objects"]
+    for instruction in (older, newer):
+        assert set(instruction) <= {"url", "instruction", "count"} and isinstance(instruction.get("count", 0), int)
+    uuid.UUID(stored["eventId"])
+    assert type(stored["eventReceived"]) is int and 0 < stored["eventReceived"] < 2**63
+    assert {k: stored[k] for k in ("eventKeyId", "version", "eventObjectType", "eventObjectId", "extra")} == {
+        "eventKeyId": "key-1", "version": "1.20.0", "eventObjectType": "user", "eventObjectId": "u-1", "extra": {"a": 1}
+    }  # fmt: skip
+    assert None not in stored.values()  # the model writes no nulls (NON_NULL)

@@ -1,7 +1,9 @@
 const crypto = require('crypto');
+// node gen_kosmos_crypto.js [secp256k1|prime256v1] > kosmos_crypto[_prime256v1].json
+const CURVE = process.argv[2] || 'secp256k1';
 const b64 = (b) => Buffer.from(b).toString('base64');
 function pub(privB64) {
-  const e = crypto.createECDH('secp256k1');
+  const e = crypto.createECDH(CURVE);
   let p = Buffer.from(privB64, 'base64');
   if (p.length === 33) p = p.slice(1);
   if (p.length < 32) p = Buffer.concat([Buffer.alloc(32 - p.length), p]);
@@ -12,7 +14,7 @@ function pub(privB64) {
 const a31 = Buffer.from('11'.repeat(31), 'hex');
 const b33 = Buffer.concat([Buffer.from([0]), Buffer.from('c0ffee'.repeat(10) + 'ab01', 'hex')]);
 const vendor = 'q10WnF32y2ViAbHJfv7kGwU+6vinvZPFOqerTQeyygw=';
-const out = { source: 'Generated with Node.js ' + process.version + ' crypto (createECDH secp256k1, aes-256-gcm), an implementation independent of eventclient', keypairs: [], ecdh: [], aesgcm: [] };
+const out = { source: 'Generated with Node.js ' + process.version + ' crypto (createECDH ' + CURVE + ', aes-256-gcm), an implementation independent of eventclient', keypairs: [], ecdh: [], aesgcm: [] };
 for (const [name, k] of [['vendor helper README pair', vendor], ['31-byte private key', b64(a31)], ['33-byte private key with leading 0x00', b64(b33)]]) {
   out.keypairs.push({ name, privateKey: k, publicKey: b64(pub(k).getPublicKey().slice(1)) });
 }

@@ -61,13 +61,13 @@ class RequestTicket:
 
 
 @functools.lru_cache(maxsize=SHARED_KEY_CACHE_SIZE)
-def cached_shared_key(service_private_key: str, caller_public_key: str) -> bytes:
+def cached_shared_key(service_private_key: str, caller_public_key: str, curve: str = kosmos_crypto.CURVE_NAME) -> bytes:
     """:func:`kosmos_crypto.shared_key`, remembered per key pair; a service key reset changes the key.
 
     Deriving costs two scalar multiplications (about 2 ms); callers reuse one key pair for many
     requests. Failures are not cached, so a bad key is refused the same way every time.
     """
-    return kosmos_crypto.shared_key(service_private_key, caller_public_key)
+    return kosmos_crypto.shared_key(service_private_key, caller_public_key, curve)
 
 
 def _decrypt_header(value: str, key: bytes, name: str) -> str:
@@ -157,7 +157,7 @@ def verify_caller(
     """
     public_text = headers.get("publickey", "").strip()
     try:
-        key = cached_shared_key(store.primary_key(service).private_key, public_text)
+        key = cached_shared_key(store.primary_key(service).private_key, public_text, store.curve)
     except CryptoError as exc:
         raise InvalidPublicKey(f"publickey: {exc}") from exc
     license_key = _decrypt_header(headers.get("licensekey", "").strip(), key, "licensekey")

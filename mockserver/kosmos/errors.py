@@ -31,7 +31,7 @@ class KosmosError(ApiError):
 
 
 class InvalidPublicKey(KosmosError):
-    """The ``publickey`` header is not a secp256k1 public key."""
+    """The ``publickey`` header is not a public key on the services' curve."""
 
 
 class HeaderNotDecryptable(KosmosError):

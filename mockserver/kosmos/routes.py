@@ -125,7 +125,7 @@ def reset_service_key(x: Exchange, keyId: str) -> Response:  # noqa: N803 - the 
 def ecdsa_helper(x: Exchange, method: str) -> Response:
     body = x.checked.body
     try:
-        key = kosmos_crypto.shared_key(body["privateKey"], body["publicKey"])
+        key = kosmos_crypto.shared_key(body["privateKey"], body["publicKey"], x.backend.kosmos.curve)
         if method == "encrypt":
             data = kosmos_crypto.encrypt(body["dataStr"], key)
         else:
@@ -139,7 +139,7 @@ def get_environment(x: Exchange) -> Response:
     _check_plain_license(x)
     return x.json(
         {
-            "EC_CURVE_NAME": kosmos_crypto.CURVE_NAME,
+            "EC_CURVE_NAME": x.backend.kosmos.curve,
             "allowed_time_span": int(x.config["ALLOWED_TIME_SPAN"]),
             "replay_protection": bool(x.config["REPLAY_PROTECTION"]),
         }

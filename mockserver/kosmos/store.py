@@ -110,6 +110,7 @@ class ServiceKey:
     public_key: str
     created_at: str
     service: str = "events"
+    curve: str = kosmos_crypto.CURVE_NAME
 
     def public_view(self) -> dict[str, Any]:
         """The record as ``GET /events/servicekeys`` shows it (no private key)."""
@@ -196,15 +197,20 @@ def _license(row: Any) -> License:
 class KosmosStore:
     """Everything the 1Kosmos mock remembers, in the shared :class:`Database`."""
 
-    def __init__(self, db: Database, clock: Callable[[], float]) -> None:
+    def __init__(self, db: Database, clock: Callable[[], float], curve: str = kosmos_crypto.CURVE_NAME) -> None:
         self.db = db
         self.clock = clock
+        self.curve = kosmos_crypto.curve_named(curve)
+        """The curve of the service keys, and of the keys callers must use."""
         self._swept_until = float("-inf")
         db.upgrade(
             "kosmos",
             [
                 SCHEMA + BUCKETS_SCHEMA,
-                add_columns("kosmos_service_keys", {"service": "TEXT NOT NULL DEFAULT 'events'"}),
+                add_columns(
+                    "kosmos_service_keys",
+                    {"service": "TEXT NOT NULL DEFAULT 'events'", "curve": "TEXT NOT NULL DEFAULT 'secp256k1'"},
+                ),
             ],
         )
         db.keep_insertion_order("kosmos_licenses")
@@ -228,20 +234,25 @@ class KosmosStore:
 
     # service keys -----------------------------------------------------------------------------
     def ensure_service_key(self, service: str = "events") -> ServiceKey:
-        """Return ``service``'s primary key, creating one on first start."""
+        """Return ``service``'s primary key, creating one on first start (and anew after a change of curve)."""
         keys = self.service_keys(service)
-        if keys:
+        if keys and keys[0].curve == self.curve:
             return keys[0]
-        pair = kosmos_crypto.generate_keypair()
-        key = ServiceKey(str(uuid.uuid4()), pair.private_key, pair.public_key, _iso(self.clock()), service)
-        # check and insert in one write transaction: processes starting together create one key
+        key = self.new_service_key(str(uuid.uuid4()), service)
+        # check and write in one write transaction: processes starting together create one key
         with self.db.transaction() as tx:
-            if tx.execute("SELECT 1 FROM kosmos_service_keys WHERE service = ?", (service,)).fetchone() is None:
+            found = tx.execute(
+                "SELECT key_id, curve FROM kosmos_service_keys WHERE service = ? ORDER BY position, key_id", (service,)
+            ).fetchall()
+            if not found:
                 tx.execute(
-                    "INSERT INTO kosmos_service_keys (key_id, private_key, public_key, created_at, position, service)"
-                    " VALUES (?, ?, ?, ?, 0, ?)",
-                    (key.key_id, key.private_key, key.public_key, key.created_at, service),
+                    "INSERT INTO kosmos_service_keys (key_id, private_key, public_key, created_at, position,"
+                    " service, curve) VALUES (?, ?, ?, ?, 0, ?, ?)",
+                    (key.key_id, key.private_key, key.public_key, key.created_at, service, self.curve),
                 )
+            elif found[0][1] != self.curve:  # EC_CURVE_NAME changed: the same key ids, new pairs
+                for row in found:
+                    self.replace_service_key(tx, self.new_service_key(row[0], service))
         return self.service_keys(service)[0]
 
     def service_keys(self, service: str = "events") -> list[ServiceKey]:
@@ -255,7 +266,8 @@ class KosmosStore:
     def _read_service_keys(self) -> tuple[ServiceKey, ...]:
         rows = self.db.query("SELECT * FROM kosmos_service_keys ORDER BY position, key_id")
         return tuple(
-            ServiceKey(r["key_id"], r["private_key"], r["public_key"], r["created_at"], r["service"]) for r in rows
+            ServiceKey(r["key_id"], r["private_key"], r["public_key"], r["created_at"], r["service"], r["curve"])
+            for r in rows
         )
 
     def primary_key(self, service: str = "events") -> ServiceKey:
@@ -264,16 +276,16 @@ class KosmosStore:
 
     def new_service_key(self, key_id: str, service: str = "events") -> ServiceKey:
         """A fresh key pair for ``key_id``, not stored yet (:meth:`replace_service_key` stores it)."""
-        pair = kosmos_crypto.generate_keypair()
-        return ServiceKey(key_id, pair.private_key, pair.public_key, _iso(self.clock()), service)
+        pair = kosmos_crypto.generate_keypair(self.curve)
+        return ServiceKey(key_id, pair.private_key, pair.public_key, _iso(self.clock()), service, self.curve)
 
     @staticmethod
     def replace_service_key(tx: Transaction, key: ServiceKey) -> bool:
         """In transaction ``tx``, give ``key.key_id`` the key pair of ``key``; False if there is no such key."""
         cursor = tx.execute(
-            "UPDATE kosmos_service_keys SET private_key = ?, public_key = ?, created_at = ?"
+            "UPDATE kosmos_service_keys SET private_key = ?, public_key = ?, created_at = ?, curve = ?"
             " WHERE key_id = ? AND service = ?",
-            (key.private_key, key.public_key, key.created_at, key.key_id, key.service),
+            (key.private_key, key.public_key, key.created_at, key.curve, key.key_id, key.service),
         )
         return cursor.rowcount > 0
 

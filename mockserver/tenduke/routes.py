@@ -28,6 +28,10 @@ def _events_of(x: Exchange, payload: bytes) -> list[dict[str, Any]]:
     limit = int(x.config["MAX_EVENTS_PER_PUT"])
     if len(events) > limit:
         raise TooManyEvents(f"{len(events)} events in one request; at most {limit} are accepted")
+    for name in x.operation.extension("x-null-means-absent", ()):
+        for event in events:
+            if isinstance(event, dict) and name in event and event[name] is None:
+                del event[name]
     try:
         x.spec.check(x.operation.extension("x-jws-payload-schema").removeprefix("#"), value, "payload")
     except RequestValidationError as exc:
