@@ -84,7 +84,12 @@ class HttpSession:
             body: Any = response.json()
         except ValueError:
             body = response.text
-        if isinstance(body, dict):
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if isinstance(errors, list) and errors and all(isinstance(e, dict) for e in errors):
+            # the 1Kosmos reports service: {"errors": [{"message", "param"}, ...]}
+            error = response.reason_phrase
+            message = "; ".join(f"{e.get('param')}: {e.get('message')}" for e in errors)
+        elif isinstance(body, dict):
             error = str(body.get("error", response.reason_phrase))
             message = str(body.get("message", ""))
         else:

@@ -79,7 +79,10 @@ class ApiError(ClientError):
 
 
 class KosmosApiError(ApiError):
-    """A 1Kosmos refusal (``{"statusCode", "error", "message"}``)."""
+    """A 1Kosmos refusal: ``{"statusCode", "error", "message"}``, or the reports service's ``{"errors": [...]}``.
+
+    For the latter, ``message`` lists each error as ``param: message``; ``body`` has them as sent.
+    """
 
 
 class TenDukeApiError(ApiError):

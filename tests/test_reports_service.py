@@ -279,3 +279,20 @@ def test_community_info_names_tenants_and_communities_from_the_licenses(client: 
         assert response.status_code == 404 and response.json["statusCode"] == 404, body
     refused = fetch(communityName="main")
     assert refused.status_code == 400 and set(refused.json) == {"statusCode", "error", "message"}
+
+
+def test_the_client_reads_the_reports_envelope_into_its_error() -> None:
+    import httpx
+
+    from eventclient import KosmosApiError, KosmosClient
+
+    app = create_app({"DATABASE": ":memory:"})
+    license_key = app.test_client().post("/__admin/licenses", json={"authLevel": "system"}).json["licenseKey"]
+    client = KosmosClient("http://mock", license_key, transport=httpx.WSGITransport(app=app))
+    with client, pytest.raises(KosmosApiError) as refused:
+        client.metrics("t", "c", "M_NO_SUCH")
+    assert refused.value.status == 400
+    assert refused.value.message == "metricsName: Metrics with that name doesn't exist"
+    assert refused.value.body == {
+        "errors": [{"message": "Metrics with that name doesn't exist", "param": "metricsName"}]
+    }
