@@ -92,7 +92,10 @@ class Caller:
         """The AES key this caller shares with ``service`` (its own key pair, from its ``/publickeys``)."""
         if service not in self._keys:
             public = service_public_key(self.ctx, service=service)
-            self._keys[service] = wire.ecdh_key(self.private_key, public, self.curve)
+            try:
+                self._keys[service] = wire.ecdh_key(self.private_key, public, self.curve)
+            except ValueError as exc:  # not base64, or no point on the curve of the events key
+                raise CheckFailed(f"GET /{service}/publickeys is not a {self.curve} public key: {exc}") from exc
         return self._keys[service]
 
     def seal(self, value: Any, iv: bytes | None = None, service: str = "events") -> str:

@@ -67,9 +67,13 @@ ORDERS = {
 
 def curve_of(public_b64: str) -> str | None:
     """The name of the curve in :data:`CURVES` a wire public key (base64 X||Y) lies on, or None."""
+    try:
+        point = b"\x04" + base64.b64decode(public_b64, validate=True)
+    except ValueError:  # binascii.Error is one
+        return None
     for name, curve in CURVES.items():
         try:
-            ec.EllipticCurvePublicKey.from_encoded_point(curve, b"\x04" + base64.b64decode(public_b64))
+            ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
         except ValueError:
             continue
         return name

@@ -67,8 +67,8 @@ def _api_error_answer(request: Request, app: Flask, record: Any, exc: ApiError) 
         return json_answer(app, own, exc.status)
     code = exc.code if type(exc).code != ApiError.code else None
     message, param = exc.message, exc.param
-    if exc.field_empty and is_reports_path(request.path):
-        message = "This field should not be empty"  # the reports service's words for a missing or empty field
+    if exc.reports_message and is_reports_path(request.path):
+        message = exc.reports_message  # the reports service's own words
     response = _render(request, app, record, exc.status, message, code, param)
     if exc.retry_after is not None:
         response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))

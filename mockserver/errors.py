@@ -26,8 +26,9 @@ class ApiError(Exception):
     param: str | None = None
     """The request part at fault (a header or body field), for the reports service's envelope; None: read
     from the message's ``part: text`` prefix."""
-    field_empty = False
-    """A required field is missing or empty: the reports service says "This field should not be empty"."""
+    reports_message: str | None = None
+    """The reports service's own words for this refusal (``This field should not be empty`` for a missing or
+    empty field, or a schema's ``x-refusal-message``); None: the message without its ``part:`` prefix."""
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)

@@ -325,6 +325,10 @@ def _closest_branch_error(error: ValidationError) -> ValidationError:
     return error
 
 
+FIELD_EMPTY = "This field should not be empty"
+"""The reports service's words for a required field missing or empty (the vendor's Postman collection)."""
+
+
 def _refusal(error: ValidationError, where: str) -> RequestValidationError:
     """The refusal of a value ``error`` found, naming the field at fault (for the reports service's envelope)."""
     error = _closest_branch_error(error)
@@ -333,9 +337,11 @@ def _refusal(error: ValidationError, where: str) -> RequestValidationError:
     if error.validator == "required" and isinstance(error.instance, dict):
         missing = [name for name in error.validator_value if name not in error.instance]
         field += missing[:1]
-        refusal.field_empty = True
-    elif error.validator == "minLength" and error.instance == "":
-        refusal.field_empty = True
+        refusal.reports_message = FIELD_EMPTY
+    elif error.instance == "":
+        refusal.reports_message = FIELD_EMPTY
+    elif isinstance(error.schema, dict) and isinstance(error.schema.get("x-refusal-message"), str):
+        refusal.reports_message = error.schema["x-refusal-message"]
     if field:
         refusal.param = ".".join(field)
     return refusal

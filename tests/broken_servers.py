@@ -559,6 +559,12 @@ BROKEN: dict[str, Broken] = {
         hook=_json_hook("/events/environment", lambda body: {**body, "EC_CURVE_NAME": "secp256k1"}),
         config={"EC_CURVE_NAME": "prime256v1"},
     ),
+    "metrics_count_as_text": Broken(
+        "1Kosmos reports: metrics answers the count as a string",
+        hook=_json_hook(
+            "/reports/tenant/", lambda body: {**body, "count": str(body["count"])} if "count" in body else body
+        ),
+    ),
     "sd_without_licenses": Broken(
         "1Kosmos: /caas/sd lists no licenses service (the vendor's Node helper then drops the directory)",
         hook=_json_hook("/caas/sd", lambda body: {k: v for k, v in body.items() if k != "licenses"}),

@@ -296,3 +296,11 @@ def test_the_client_reads_the_reports_envelope_into_its_error() -> None:
     assert refused.value.body == {
         "errors": [{"message": "Metrics with that name doesn't exist", "param": "metricsName"}]
     }
+
+
+def test_the_metric_names_the_spec_takes_are_the_ones_it_says_what_they_count() -> None:
+    from mockserver.spec import load_spec
+
+    spec = load_spec("kosmos-events")
+    names = spec.resolve_pointer("/components/schemas/MetricsQuery/properties/metricsName")["enum"]
+    assert set(names) == set(spec.operations["queryMetrics"].extension("x-metrics"))
