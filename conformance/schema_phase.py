@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import schemathesis
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, assume, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -76,6 +76,19 @@ def _sign_tenduke(ctx: Context, case: schemathesis.Case, positive: bool) -> None
         case.body = jws.sign_jws(event, target.private_key_pem)
 
 
+def sendable(case: schemathesis.Case) -> bool:
+    """Whether ``case`` reaches the server as the operation it was generated for.
+
+    A path parameter holding ``/`` (or being ``.`` or ``..``) is another path for any HTTP server:
+    ``%2F`` is decoded before routing, and dot segments are removed. A negative 501-character
+    ``eventSourceId`` with a ``/`` after its first character reached the mock as
+    ``/get/{type}/{499 characters}``, a valid object feed, and the correct 200 was reported as
+    invalid data accepted: the kit's one false alarm in about ninety runs (issue 31).
+    """
+    values = (str(value) for value in (case.path_parameters or {}).values())
+    return not any("/" in value or value in (".", "..") for value in values)
+
+
 def _exercise(
     ctx: Context, operation: Any, mode: GenerationMode, sign: Any, max_examples: int
 ) -> list[tuple[str, str, str]]:
@@ -94,6 +107,7 @@ def _exercise(
     def exercise(case: schemathesis.Case) -> None:
         if found:
             return  # one failure per operation and mode is enough to report
+        assume(sendable(case))
         sign(ctx, case, mode == GenerationMode.POSITIVE)
         response = case.call(base_url=ctx.target.base_url, timeout=30)
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from conformance import ConformanceError, KosmosTarget, Target, TenDukeTarget, r
 from conformance.core import CHECKS
 from conformance.credentials import dump_credentials, load_credentials
 from conformance.mock_target import provision
+from eventclient import jws
 from eventdouble.cli import main
 from mockserver import MockServer
 from tests.broken_servers import BROKEN, broken_mock
@@ -309,3 +311,24 @@ def test_a_target_that_does_not_answer_is_reported_with_the_request() -> None:
         "the target did not answer PUT http://target.example/events/tenant/t/community/c/event/E_GONE:"
         " Server disconnected without sending a response."
     )
+
+
+def test_the_schema_phase_sends_no_case_that_another_route_answers() -> None:
+    """Issue 31's false alarm: a too-long eventSourceId holding '/' is a valid object feed path, not a refusal."""
+    import schemathesis
+
+    from conformance.schema_phase import sendable
+    from mockserver.spec import SPEC_DIR
+
+    schema = schemathesis.openapi.from_path(SPEC_DIR / "tenduke-events.yaml")
+    [operation] = [r.ok() for r in schema.get_all_operations() if r.ok().path == "/get/{eventSourceId}"]
+    split = operation.Case(path_parameters={"eventSourceId": "u/" + "x" * 499})  # 501 characters, "over 500"
+    with MockServer() as server:
+        pair = rsa_pair()
+        server.register_tenduke_client(pair.public_pem)
+        token = jws.sign_bearer({"*": True, "exp": int(time.time()) + 60}, pair.private_pem)
+        response = split.call(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert response.status_code == 200  # what a correct server answers: the object feed u/xxx...
+    assert not sendable(split)
+    assert not sendable(operation.Case(path_parameters={"eventSourceId": ".."}))
+    assert sendable(operation.Case(path_parameters={"eventSourceId": "a%41b c" + "x" * 500}))  # '%' is escaped
