@@ -50,7 +50,9 @@ def test_microsecond_latencies() -> None:
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
-@pytest.mark.parametrize("script", ["run.py", "servers.py", "floor.py", "scaling.py", "driver_cost.py", "false_alarms.py"])
+@pytest.mark.parametrize(
+    "script", ["run.py", "servers.py", "floor.py", "scaling.py", "driver_cost.py", "false_alarms.py"]
+)
 def test_every_benchmark_script_starts_and_explains_itself(script: str) -> None:
     """Each script starts (its imports resolve) and explains its options."""
     done = subprocess.run([sys.executable, str(BENCH / script), "--help"], capture_output=True, text=True, timeout=60)
