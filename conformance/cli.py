@@ -28,7 +28,8 @@ class Progress:
     def __call__(self, position: int, total: int, result: CheckResult) -> None:
         clear = "\r\033[K" if self.tty else ""
         detail = f"  {result.detail}" if result.status != "passed" else ""
-        self.stream.write(f"{clear}[{position:>3}/{total}] {result.status.upper():7} {result.name}{detail}\n")
+        line = f"[{position:>3}/{total}] {result.status.upper():7} {result.code:15} {result.name}{detail}"
+        self.stream.write(f"{clear}{line}\n")
         if self.tty and position < total:
             self.stream.write(f"[{position:>3}/{total}] running...")
         self.stream.flush()
@@ -67,7 +68,15 @@ def _conform(args: argparse.Namespace) -> int:
     if args.list:
         for name, registered in CHECKS.items():
             needs = f"  [needs {', '.join(registered.needs)}]" if registered.needs else ""
-            print(f"{name:42} {registered.family:14} {registered.description}{needs}")
+            print(
+                f"{registered.code:15} {registered.severity:11} {name:42} {registered.family:14} "
+                f"{registered.description}{needs}"
+            )
+        return 0
+    if args.explain:
+        return _explain(args.explain)
+    if args.rules_markdown:
+        print(rules_markdown(), end="")
         return 0
     apis = ["kosmos", "tenduke"] if args.api == "all" else [args.api]
     options = {"max_examples": args.max_examples, "seed": args.seed, "progress": None if args.quiet else Progress()}
@@ -95,6 +104,69 @@ def _conform(args: argparse.Namespace) -> int:
         return EXIT_MISCONFIGURED
     _publish(report, args.report_dir)
     return 0 if report.passed else EXIT_FAILED
+
+
+SOURCE_NAMES = {
+    "seed": "the vendor's page (the seed)",
+    "vendor": "the vendor's published clients and collections",
+    "rfc": "an RFC the API stands on",
+    "choice": "a choice of eventdouble's (the vendor publishes no rule)",
+}
+
+
+def _find(key: str) -> Any:
+    from conformance.core import CHECKS
+
+    wanted = key.strip()
+    return next((c for c in CHECKS.values() if wanted.upper() == c.code or wanted == c.name), None)
+
+
+def _explain(key: str) -> int:
+    """Print the rule behind a check, by its code or name; 2 if there is none."""
+    registered = _find(key)
+    if registered is None:
+        print(f"eventdouble conform: no check has the code or name {key!r}; `--list` shows them", file=sys.stderr)
+        return EXIT_MISCONFIGURED
+    api = {"kosmos": "1Kosmos Events API", "tenduke": "10Duke Event Data API"}[registered.api]
+    lines = [
+        f"{registered.code}  {registered.name}",
+        f"  api          {api}",
+        f"  severity     {registered.severity}",
+        f"  family       {registered.family}",
+        f"  rule         {registered.description}",
+        "               (what the check sends, and what a passing server answers)",
+        f"  source       {SOURCE_NAMES[registered.source]}",
+        f"  evidence     {registered.evidence}",
+        f"  operations   {', '.join(registered.operations) or '-'}",
+        f"  needs        {', '.join(registered.needs) or 'nothing beyond the target'}",
+    ]
+    if registered.destructive:
+        lines.append("  destructive  changes the server for every user: runs only with --allow-destructive")
+    print("\n".join(lines))
+    return 0
+
+
+def rules_markdown() -> str:
+    """The table of every check's code, severity, source and rule (docs/rules.md is this)."""
+    from conformance.core import CHECKS
+
+    rows = [
+        "# The conformance kit's rules",
+        "",
+        "Made by `eventdouble conform --rules-markdown` from `conformance/rules.yaml`; a code never changes",
+        "meaning and is never reused. `eventdouble conform --explain CODE` prints one rule with its evidence.",
+        "Severity: security (the wrong caller gets in, or a write loses its integrity), correctness (the",
+        "wrong answer or the wrong thing stored), format (the answer's shape).",
+        "",
+        "| code | check | severity | source | rule |",
+        "|---|---|---|---|---|",
+    ]
+    for registered in sorted(CHECKS.values(), key=lambda c: c.code):
+        rule = registered.description.replace("|", "\\|")
+        rows.append(
+            f"| {registered.code} | `{registered.name}` | {registered.severity} | {registered.source} | {rule} |"
+        )
+    return "\n".join(rows) + "\n"
 
 
 def _publish(report: Report, report_dir: str | None) -> None:
@@ -169,7 +241,16 @@ def add_conform_command(commands: Any) -> None:
         "--provision-mock or --against-mock: main)",
     )
     parser.add_argument("--check", action="append", metavar="NAME", help="run only this check (repeatable)")
-    parser.add_argument("--list", action="store_true", help="list the checks, their rule family and needs, and exit")
+    parser.add_argument(
+        "--list", action="store_true", help="list the checks: code, severity, name, rule family, needs; and exit"
+    )
+    parser.add_argument(
+        "--explain",
+        metavar="CODE",
+        help="print the rule behind a check (its code, e.g. KOS-RID-005, or its name): where it comes from, "
+        "with the evidence, the probe it sends and what a passing server answers; and exit",
+    )
+    parser.add_argument("--rules-markdown", action="store_true", help="print the table of every rule (docs/rules.md)")
     parser.add_argument("--report-dir", metavar="DIR", help="write junit.xml, report.md and report.html here")
     parser.add_argument(
         "--max-examples",

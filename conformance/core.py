@@ -8,16 +8,20 @@ when it cannot run (say why), and returns normally when the target behaved.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from http import HTTPStatus
+from importlib import resources
 from typing import Any
 
 import httpx
 import requests
+import yaml
 
 from eventclient.exceptions import ClientError, CryptoError
 
@@ -185,6 +189,14 @@ class RegisteredCheck:
     """Credentials keys it cannot run without; missing ones make it SKIPPED, naming them."""
     destructive: bool = False
     """It changes the server for every user; runs only with ``allow_destructive``."""
+    code: str = ""
+    """Its rule's stable code (``KOS-RID-005``): never reused for another rule (conformance/rules.yaml)."""
+    severity: str = "correctness"
+    """``security``, ``correctness`` or ``format``."""
+    source: str = "choice"
+    """Where the rule comes from: ``seed``, ``vendor``, ``rfc`` or ``choice``."""
+    evidence: str = ""
+    """Why the rule is what it is, naming the source."""
 
 
 @dataclass
@@ -200,9 +212,21 @@ class CheckResult:
     operations: tuple[str, ...] = ()
     reproduction: str | None = None
     seconds: float = 0.0
+    code: str = ""
+    severity: str = "correctness"
 
 
 CHECKS: dict[str, RegisteredCheck] = {}
+SEVERITIES = ("security", "correctness", "format")
+SOURCES = ("seed", "vendor", "rfc", "choice")
+CODE_FORM = re.compile(r"(KOS|TDK)-[A-Z]+-\d{3}\Z")
+
+
+@cache
+def rules() -> dict[str, tuple[str, str, str, str]]:
+    """Each check's rule from ``conformance/rules.yaml``: ``(code, severity, source, evidence)``."""
+    text = resources.files("conformance").joinpath("rules.yaml").read_text(encoding="utf-8")
+    return {name: tuple(entry) for name, entry in yaml.safe_load(text).items()}  # type: ignore[misc]
 
 
 def check(
@@ -220,7 +244,14 @@ def check(
     def register(func: Callable[[Context], None]) -> Callable[[Context], None]:
         if name in CHECKS:
             raise ValueError(f"check {name} is registered twice")
-        CHECKS[name] = RegisteredCheck(name, api, description, func, family, operations, needs, destructive)
+        if name not in rules():
+            raise ValueError(f"check {name} has no rule in conformance/rules.yaml (code, severity, source, evidence)")
+        code, severity, source, evidence = rules()[name]
+        if not CODE_FORM.match(code) or severity not in SEVERITIES or source not in SOURCES:
+            raise ValueError(f"conformance/rules.yaml: {name}: bad code {code!r}, severity or source")
+        CHECKS[name] = RegisteredCheck(
+            name, api, description, func, family, operations, needs, destructive, code, severity, source, evidence
+        )
         return func
 
     return register
@@ -316,6 +347,8 @@ def run_check(registered: RegisteredCheck, ctx: Context) -> CheckResult:
         "passed",
         family=registered.family,
         operations=registered.operations,
+        code=registered.code,
+        severity=registered.severity,
     )
     try:
         if why := _missing(registered, ctx):

@@ -75,8 +75,8 @@ class Report:
     def table(self) -> str:
         """A plain-text table, the operation scores, the family coverage, then a reproduction per failure."""
         width = max((len(r.name) for r in self.results), default=10)
-        lines = [f"{'check'.ljust(width)}  {'result':8}  detail", "-" * (width + 40)]
-        lines += [f"{r.name.ljust(width)}  {r.status.upper():8}  {r.detail}" for r in self.results]
+        lines = [f"{'code':15} {'check'.ljust(width)}  {'result':8}  detail", "-" * (width + 56)]
+        lines += [f"{r.code:15} {r.name.ljust(width)}  {r.status.upper():8}  {r.detail}" for r in self.results]
         lines += ["", "per operation: run / passed / failed / skipped"]
         lines += [
             f"  {op}: {c['run']} / {c['passed']} / {c['failed']} / {c['skipped']}"
@@ -87,7 +87,7 @@ class Report:
         lines += ["", self.summary()]
         for r in self.failed:
             if r.reproduction:
-                lines += ["", f"reproduce {r.name}:", f"  {r.reproduction}"]
+                lines += ["", f"reproduce {r.code} {r.name}:", f"  {r.reproduction}"]
         return "\n".join(lines)
 
     def junit(self) -> str:
@@ -109,8 +109,9 @@ class Report:
             ET.SubElement(properties, "property", name=f"family {family}", value=state)
         for r in self.results:
             case = ET.SubElement(
-                suite, "testcase", classname=f"conformance.{r.api}.{r.family}", name=r.name, time=f"{r.seconds:.3f}"
-            )
+                suite, "testcase", classname=f"conformance.{r.api}.{r.family}", name=f"{r.code} {r.name}",
+                time=f"{r.seconds:.3f}",
+            )  # fmt: skip
             if r.status in ("failed", "error"):
                 element = ET.SubElement(case, "failure" if r.status == "failed" else "error", message=r.detail)
                 element.text = r.reproduction or r.detail
@@ -129,11 +130,11 @@ class Report:
             "",
             "## Checks",
             "",
-            "| check | result | what it checks | detail |",
-            "|---|---|---|---|",
+            "| code | check | severity | result | what it checks | detail |",
+            "|---|---|---|---|---|---|",
         ]
         for r in self.results:
-            lines.append(f"| `{r.name}` | {r.status} | {r.description} | {_cell(r.detail)} |")
+            lines.append(f"| {r.code} | `{r.name}` | {r.severity} | {r.status} | {r.description} | {_cell(r.detail)} |")
         lines += [
             "",
             "## Per operation",
@@ -149,14 +150,14 @@ class Report:
         lines += [f"| {f} | {state} | {_cell('; '.join(why))} |" for f, (state, why) in self.by_family().items()]
         for r in self.failed:
             if r.reproduction:
-                lines += ["", f"## Reproduce `{r.name}`", "", "```sh", r.reproduction, "```"]
+                lines += ["", f"## Reproduce {r.code} `{r.name}`", "", "```sh", r.reproduction, "```"]
         return "\n".join(lines) + "\n"
 
     def html(self) -> str:
         """A self-contained HTML page (no scripts, no external assets)."""
         e = html.escape
         rows = "".join(
-            f'<tr class="{r.status}"><td><code>{e(r.name)}</code></td><td>{r.status}</td>'
+            f'<tr class="{r.status}"><td>{e(r.code)}</td><td><code>{e(r.name)}</code></td><td>{r.status}</td>'
             f"<td>{e(r.description)}</td><td>{e(r.detail)}"
             + (f"<pre>{e(r.reproduction)}</pre>" if r.reproduction and r.status in ("failed", "error") else "")
             + "</td></tr>"
@@ -175,7 +176,7 @@ class Report:
             f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Conformance: {self.verdict}</title>"
             f"<style>{CSS}</style></head><body><h1 class={self.verdict.lower()}>Conformance report: {self.verdict}</h1>"
             f"<p>Target: <code>{e(self.target)}</code><br>{e(self.summary())}</p>"
-            f"<h2>Checks</h2><table><tr><th>check<th>result<th>what it checks<th>detail</tr>{rows}</table>"
+            f"<h2>Checks</h2><table><tr><th>code<th>check<th>result<th>what it checks<th>detail</tr>{rows}</table>"
             f"<h2>Per operation</h2><table><tr><th>operation<th>run<th>passed<th>failed<th>skipped</tr>{ops}</table>"
             f"<h2>Rule families</h2><table><tr><th>family<th>coverage<th>skipped because</tr>{families}</table>"
             "</body></html>\n"

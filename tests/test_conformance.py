@@ -254,7 +254,8 @@ def test_cli_against_mock(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     out = capsys.readouterr().out
     assert code == 0, out
     assert "VERDICT: PASSED" in out
-    assert f"/{len(CHECKS)}] PASSED  tenduke.round_trip" in out  # each result as it finishes
+    code = CHECKS["tenduke.round_trip"].code
+    assert f"/{len(CHECKS)}] PASSED  {code:15} tenduke.round_trip" in out  # each result as it finishes, with its code
     assert "per operation" in out and "rule families" in out
     assert {p.name for p in tmp_path.iterdir()} == {"junit.xml", "report.md", "report.html"}
 
@@ -332,3 +333,43 @@ def test_the_schema_phase_sends_no_case_that_another_route_answers() -> None:
     assert not sendable(split)
     assert not sendable(operation.Case(path_parameters={"eventSourceId": ".."}))
     assert sendable(operation.Case(path_parameters={"eventSourceId": "a%41b c" + "x" * 500}))  # '%' is escaped
+
+
+# --- issue 31: stable rule codes --------------------------------------------------------------------------
+
+
+RULE_CODES = Path(__file__).parent / "data" / "rule_codes.json"
+"""Every code ever given, with its check: a code keeps its meaning and is never reused (add, never change)."""
+
+
+def test_every_check_has_a_stable_code_and_none_changed_meaning() -> None:
+    import json
+
+    frozen = json.loads(RULE_CODES.read_text())
+    now = {c.code: name for name, c in CHECKS.items()}
+    assert len(now) == len(CHECKS)  # one code per check
+    changed = {code: (name, now.get(code)) for code, name in frozen.items() if now.get(code) != name}
+    assert not changed, f"codes that changed meaning or disappeared: {changed}"
+    assert set(now) <= set(frozen), f"new codes: add them to {RULE_CODES.name}: {sorted(set(now) - set(frozen))}"
+
+
+@pytest.mark.parametrize("code", sorted(c.code for c in CHECKS.values()))
+def test_explain_prints_each_rule_with_its_source(code: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["conform", "--explain", code]) == 0
+    out = capsys.readouterr().out
+    registered = next(c for c in CHECKS.values() if c.code == code)
+    assert out.startswith(f"{code}  {registered.name}")
+    assert registered.description in out and registered.evidence in out and registered.severity in out
+
+
+def test_explain_refuses_an_unknown_code(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["conform", "--explain", "KOS-NOPE-999"]) == 2
+    assert "--list" in capsys.readouterr().err
+
+
+def test_the_docs_list_every_rule_as_the_kit_does() -> None:
+    from conformance.cli import rules_markdown
+
+    assert (Path(__file__).parents[1] / "docs" / "rules.md").read_text() == rules_markdown(), (
+        "run `eventdouble conform --rules-markdown > docs/rules.md`"
+    )

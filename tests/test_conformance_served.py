@@ -33,7 +33,7 @@ def test_credentials_file_against_a_served_mock(tmp_path: Path) -> None:
         assert full.returncode == 0, full.stdout + full.stderr
         assert "VERDICT: PASSED" in full.stdout and " 2 skipped" in full.stdout, full.stdout
         # a credentials file cannot disable or delete a credential: only the two revocation checks skip
-        skipped = re.findall(r"\] SKIPPED (\S+)", full.stdout)
+        skipped = re.findall(r"\] SKIPPED +\S+ +(\S+)", full.stdout)  # the code, then the name
         assert set(skipped) == {"kosmos.revoked_license_refused", "tenduke.revoked_key_refused"}, full.stdout
         assert "needs --provision-mock" in full.stdout
 
@@ -50,7 +50,7 @@ def test_credentials_file_against_a_served_mock(tmp_path: Path) -> None:
         if process.stdout:
             process.stdout.close()
     assert partial.returncode == 0, partial.stdout + partial.stderr
-    skipped = {m[1]: m[0] for m in re.finditer(r"^\[.*\] SKIPPED +(\S+).*$", partial.stdout, re.MULTILINE)}
+    skipped = {m[1]: m[0] for m in re.finditer(r"^\[.*\] SKIPPED +\S+ +(\S+).*$", partial.stdout, re.MULTILINE)}
     assert set(skipped) == {
         "kosmos.authz_tenant",
         "kosmos.replay_across_licenses",
