@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
 
 import httpx
 
@@ -33,6 +37,28 @@ def selected(apis: Iterable[str], names: Sequence[str] | None = None) -> list[st
     return sorted(chosen, key=lambda n: CHECKS[n].destructive)
 
 
+def _meta(target: Target, apis: list[str], names: list[str], max_examples: int, seed: int | None) -> dict[str, Any]:
+    """What every report carries about its run: the kit's version, the target, the seed, the options, the date."""
+    try:
+        version = metadata.version("eventdouble")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    now = time.time()
+    return {
+        "version": version,
+        "target": target.base_url,
+        "seed": seed,
+        "options": {
+            "apis": apis,
+            "checks": names,
+            "max_examples": max_examples,
+            "allow_destructive": target.allow_destructive,
+        },
+        "date": datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "started_ms": int(now * 1000),
+    }
+
+
 def run(
     target: Target,
     apis: Iterable[str] = ("kosmos", "tenduke"),
@@ -60,9 +86,11 @@ def run(
         except httpx.TransportError as exc:
             raise ConformanceError(f"cannot reach {target.base_url}: {exc}") from exc
         ctx = Context(target, http, options={"max_examples": max_examples, "seed": seed})
+        meta = _meta(target, apis, names, max_examples, seed)
         results = []
         for position, name in enumerate(names, 1):
             results.append(run_check(CHECKS[name], ctx))
             if progress:
                 progress(position, len(names), results[-1])
-        return Report(target.base_url, results)
+        meta["stopped_ms"] = int(time.time() * 1000)
+        return Report(target.base_url, results, meta)
