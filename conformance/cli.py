@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:  # the kit (schemathesis, hypothesis) is imported only when `conform` runs
@@ -81,6 +82,7 @@ def _conform(args: argparse.Namespace) -> int:
     apis = ["kosmos", "tenduke"] if args.api == "all" else [args.api]
     options = {"max_examples": args.max_examples, "seed": args.seed, "progress": None if args.quiet else Progress()}
     try:
+        gate = _gate(args)  # a bad gate option stops the run before it starts
         if args.against_mock:
             from conformance.mock_target import provision
             from mockserver import MockServer
@@ -102,8 +104,36 @@ def _conform(args: argparse.Namespace) -> int:
     except ConformanceError as exc:
         print(f"eventdouble conform: {exc}", file=sys.stderr)
         return EXIT_MISCONFIGURED
-    _publish(report, args.report_dir)
-    return 0 if report.passed else EXIT_FAILED
+    if args.baseline_update:
+        from conformance.gates import write_baseline
+
+        accepted = write_baseline(args.baseline, report, gate.baseline)
+        gate = dataclasses.replace(gate, baseline=accepted)
+        print(f"wrote {args.baseline}: {len(accepted)} known failure(s)")
+    reasons = gate.reasons(report)
+    _publish(report, args.report_dir, reasons, gate)
+    return EXIT_FAILED if reasons else 0
+
+
+def _gate(args: argparse.Namespace) -> Any:
+    """The CI gate the options ask for; ConformanceError for a value it cannot use."""
+    from conformance.core import CHECKS, SEVERITIES, ConformanceError
+    from conformance.gates import Gate, load_baseline
+
+    fail_on = frozenset(part.strip() for part in (args.fail_on or "").split(",") if part.strip())
+    known = set(SEVERITIES) | {c.family for c in CHECKS.values()}
+    if unknown := sorted(fail_on - known):
+        raise ConformanceError(
+            f"--fail-on {', '.join(unknown)}: not a severity or rule family ({', '.join(sorted(known))})"
+        )
+    if args.baseline_update and not args.baseline:
+        raise ConformanceError("--baseline-update needs --baseline FILE")
+    if args.min_score is not None and not 0 <= args.min_score <= 100:
+        raise ConformanceError("--min-score is a percentage, 0 to 100")
+    baseline = {}
+    if args.baseline and (not args.baseline_update or Path(args.baseline).exists()):
+        baseline = load_baseline(args.baseline)
+    return Gate(fail_on, args.min_score, baseline)
 
 
 SOURCE_NAMES = {
@@ -169,13 +199,21 @@ def rules_markdown() -> str:
     return "\n".join(rows) + "\n"
 
 
-def _publish(report: Report, report_dir: str | None) -> None:
+def _publish(report: Report, report_dir: str | None, reasons: list[str], gate: Any) -> None:
     print()
     print(report.table())
     if report_dir:
         for path in report.write(report_dir):
             print(f"wrote {path}")
-    print("\nVERDICT:", "PASSED" if report.passed else f"FAILED ({len(report.failed)} check(s))")
+    accepted = [r for r in report.failed if r.code in gate.baseline or (gate.fail_on and not reasons)]
+    if reasons:
+        print("\nthe run fails because:")
+        print("\n".join(f"  {line}" for line in reasons))
+        print(f"\nVERDICT: FAILED ({len(reasons)} reason(s))")
+    elif report.failed:
+        print(f"\nVERDICT: PASSED ({len(accepted)} failure(s) accepted by --baseline or --fail-on)")
+    else:
+        print("\nVERDICT: PASSED")
 
 
 def add_conform_command(commands: Any) -> None:
@@ -251,6 +289,24 @@ def add_conform_command(commands: Any) -> None:
         "with the evidence, the probe it sends and what a passing server answers; and exit",
     )
     parser.add_argument("--rules-markdown", action="store_true", help="print the table of every rule (docs/rules.md)")
+    parser.add_argument(
+        "--fail-on",
+        metavar="WHAT[,WHAT]",
+        help="fail only on failures of these severities (security, correctness, format) or rule families "
+        "(e.g. 'request ids'); default: every failure fails the run",
+    )
+    parser.add_argument(
+        "--min-score", type=float, metavar="PERCENT", help="also fail when fewer of the checks that ran passed"
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="accept the known failures listed in FILE ({accepted: {CODE: reason}}): a failure not listed fails the "
+        "run, and so does a listed code that now passes, until it is removed",
+    )
+    parser.add_argument(
+        "--baseline-update", action="store_true", help="write this run's failures to --baseline FILE (reasons kept)"
+    )
     parser.add_argument("--report-dir", metavar="DIR", help="write junit.xml, report.md and report.html here")
     parser.add_argument(
         "--max-examples",
