@@ -34,3 +34,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--against-mock", action="store_true", help="test an in-process, provisioned mock")
     group.addoption("--credentials", help="YAML credentials file for --target-url (see the README)")
     group.addoption("--allow-destructive", action="store_true", help="also run the service-key reset check")
+    group.addoption(
+        "--conformance-fail-on",
+        metavar="WHAT[,WHAT]",
+        help="only failures of these severities or rule families fail; the others are xfail (as conform --fail-on)",
+    )
+    group.addoption(
+        "--conformance-baseline",
+        metavar="FILE",
+        help="known failures by code are xfail; a listed code that passes fails (as conform --baseline)",
+    )

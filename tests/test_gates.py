@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conformance.core import CHECKS
+from conformance.runner import CHECKS  # importing the runner registers every check
 from eventdouble.cli import main
 from mockserver import MockServer
 from tests.broken_servers import broken_mock
@@ -73,3 +75,47 @@ def test_bad_gate_options_exit_2_before_running(args: list[str], says: str, caps
     with MockServer() as server:
         assert conform(server.url, *checks("kosmos.public_key"), *args) == 2
     assert says in capsys.readouterr().err
+
+
+def pytest_entry(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``pytest --pyargs conformance`` as a QA repository runs it (from its own directory, no ini of ours)."""
+    command = [sys.executable, "-m", "pytest", "--pyargs", "conformance", "-v", "-p", "no:cacheprovider", *args]
+    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+
+def test_the_pytest_entry_names_tests_by_code_and_takes_the_baseline(tmp_path: Path) -> None:
+    code = CHECKS["kosmos.discovery"].code
+    done = pytest_entry(tmp_path, "--against-mock", "-k", f"{code} or KOS-ENV-001")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"test_conformance[{code}-kosmos.discovery] PASSED" in done.stdout
+    with broken_mock("sd_without_licenses") as server:
+        assert main(["conform", "--target", server.url, "--provision-mock", "--write-credentials", str(tmp_path)]) == 0
+        target = ["--target-url", server.url, "--credentials", str(tmp_path / "credentials.yaml"), "-k", code]
+        failed = pytest_entry(tmp_path, *target)
+        assert failed.returncode == 1 and f"{code} kosmos.discovery: /caas/sd lacks" in failed.stdout, failed.stdout
+        baseline = tmp_path / "known.yaml"
+        baseline.write_text(f"accepted:\n  {code}: the directory is being fixed\n")
+        accepted = pytest_entry(tmp_path, *target, "--conformance-baseline", str(baseline))
+        assert accepted.returncode == 0 and "XFAIL" in accepted.stdout, accepted.stdout
+        other = pytest_entry(tmp_path, *target, "--conformance-fail-on", "security")
+        assert other.returncode == 0 and "XFAIL" in other.stdout, other.stdout
+
+
+def test_the_github_actions_recipe_runs_commands_the_kit_takes() -> None:
+    import shlex
+
+    from eventdouble.cli import build_parser
+
+    recipe = yaml.safe_load((Path(__file__).parents[1] / "docs" / "ci" / "github-actions.yml").read_text())
+    steps = recipe["jobs"]["conformance"]["steps"]
+    commands = [shlex.split(step["run"]) for step in steps if step.get("run", "").startswith("eventdouble conform")]
+    assert len(commands) == 1
+    args = build_parser().parse_args(commands[0][1:])
+    assert (args.report_dir, args.baseline, args.fail_on) == (
+        "reports",
+        "conformance-baseline.yaml",
+        "security,correctness",
+    )
+    uploads = {step["uses"].split("@")[0]: step.get("with", {}) for step in steps if "uses" in step}
+    assert uploads["github/codeql-action/upload-sarif"]["sarif_file"] == f"{args.report_dir}/report.sarif"
+    assert uploads["actions/upload-artifact"]["path"] == f"{args.report_dir}/"
