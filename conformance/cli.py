@@ -80,7 +80,12 @@ def _conform(args: argparse.Namespace) -> int:
         print(rules_markdown(), end="")
         return 0
     apis = ["kosmos", "tenduke"] if args.api == "all" else [args.api]
-    options = {"max_examples": args.max_examples, "seed": args.seed, "progress": None if args.quiet else Progress()}
+    options = {
+        "max_examples": args.max_examples,
+        "seed": args.seed,
+        "progress": None if args.quiet else Progress(),
+        "workers": args.workers,
+    }
     try:
         gate = _gate(args)  # a bad gate option stops the run before it starts
         if args.against_mock:
@@ -315,5 +320,13 @@ def add_conform_command(commands: Any) -> None:
         help="examples per operation in the schema phase (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, help="random seed of the schema phase (default: a new one each run)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run independent checks on N threads at once (the schema phase stays one after the other; "
+        "default: %(default)s)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no per-check lines while running; only the report")
     parser.set_defaults(run=_conform)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
@@ -68,8 +69,15 @@ def run(
     max_examples: int = 25,
     seed: int | None = None,
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> Report:
-    """Run the chosen checks against ``target``; raise ConformanceError if the kit cannot run."""
+    """Run the chosen checks against ``target``; raise ConformanceError if the kit cannot run.
+
+    With ``workers`` over 1, independent checks run at once on that many threads (each check has
+    its own callers, request ids, event names and feeds); the schema phase's checks run one after
+    the other (hypothesis is not thread-safe), and destructive checks alone at the end. The report
+    lists the results in the same order either way.
+    """
     apis = list(apis)
     if "kosmos" in apis and target.kosmos is None:
         raise ConformanceError("1Kosmos checks need the `kosmos` section of a credentials file (--credentials)")
@@ -87,10 +95,32 @@ def run(
             raise ConformanceError(f"cannot reach {target.base_url}: {exc}") from exc
         ctx = Context(target, http, options={"max_examples": max_examples, "seed": seed})
         meta = _meta(target, apis, names, max_examples, seed)
-        results = []
-        for position, name in enumerate(names, 1):
-            results.append(run_check(CHECKS[name], ctx))
-            if progress:
-                progress(position, len(names), results[-1])
+        meta["options"]["workers"] = workers
+        results = _run_checks(names, ctx, workers, progress)
         meta["stopped_ms"] = int(time.time() * 1000)
         return Report(target.base_url, results, meta)
+
+
+def _run_checks(names: list[str], ctx: Context, workers: int, progress: Progress | None) -> list[CheckResult]:
+    """The results of ``names``, in that order; independent ones on ``workers`` threads."""
+    done: dict[str, CheckResult] = {}
+
+    def finished(result: CheckResult) -> None:
+        done[result.name] = result
+        if progress:
+            progress(len(done), len(names), result)
+
+    at_the_end = [n for n in names if CHECKS[n].destructive]
+    if workers > 1:
+        schema = [n for n in names if CHECKS[n].family == "schema" and n not in at_the_end]
+        independent = [n for n in names if n not in schema and n not in at_the_end]
+        with ThreadPoolExecutor(workers, thread_name_prefix="conform") as pool:
+            lanes = [pool.submit(lambda: [run_check(CHECKS[n], ctx) for n in schema])]
+            lanes += [pool.submit(lambda n=n: [run_check(CHECKS[n], ctx)]) for n in independent]
+            for lane in as_completed(lanes):
+                for result in lane.result():
+                    finished(result)
+    for name in names:
+        if name not in done:
+            finished(run_check(CHECKS[name], ctx))
+    return [done[name] for name in names]

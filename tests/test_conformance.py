@@ -373,3 +373,16 @@ def test_the_docs_list_every_rule_as_the_kit_does() -> None:
     assert (Path(__file__).parents[1] / "docs" / "rules.md").read_text() == rules_markdown(), (
         "run `eventdouble conform --rules-markdown > docs/rules.md`"
     )
+
+
+@pytest.mark.parametrize("variant", ["accept_replays", "ignore_tenant"])
+def test_checks_run_at_once_give_the_verdicts_they_give_one_by_one(variant: str) -> None:
+    names = [n for n, c in CHECKS.items() if c.api == "kosmos" and c.family != "schema" and not c.destructive]
+    verdicts = []
+    for workers in (1, 4):
+        with broken_mock(variant) as server:
+            report = run(provision(server.url), apis=["kosmos"], names=names, workers=workers)
+        verdicts.append({r.name: r.status for r in report.results})
+        assert [r.name for r in report.results] == [n for n in names]  # the same order either way
+    assert verdicts[0] == verdicts[1]
+    assert "failed" in verdicts[0].values()
