@@ -375,7 +375,10 @@ def curl(request: httpx.Request, limit: int = 2000) -> str:
     for name, value in request.headers.items():
         if name.lower() not in {"host", "content-length", "accept-encoding", "connection", "user-agent", "accept"}:
             parts += ["-H", f"{name}: {value}"]
-    body = request.content.decode("utf-8", "replace") if request.content else ""
+    try:
+        body = request.content.decode("utf-8", "replace") if request.content else ""
+    except httpx.RequestNotRead:  # a streamed (chunked) body is gone once sent
+        body = "(a chunked body, streamed; not repeated here)"
     if body:
         parts += ["--data-binary", body if len(body) <= limit else body[:limit] + "...(cut)"]
     return shlex.join(parts)

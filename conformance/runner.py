@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from conformance import (  # noqa: F401 - they register their checks
+    http_checks,
     kosmos_checks,
     kosmos_scope_checks,
     reports_checks,

@@ -30,6 +30,9 @@ from flask import Request, Response, request
 from eventclient import jws, kosmos_crypto
 from eventclient.exceptions import CryptoError, InvalidKeyEncoding, SignatureInvalid
 from mockserver import MockServer
+from mockserver import app as app_module
+from mockserver import spec as spec_module
+from mockserver.errors import RequestValidationError, UnsupportedMediaType
 from mockserver.kosmos import auth as kosmos_auth
 from mockserver.kosmos import errors as kosmos_errors
 from mockserver.kosmos import events as kosmos_events
@@ -75,6 +78,7 @@ READ_PAGE, AUTHORIZE, EVENTS_OF = tenduke_routes.read_page, tenduke_routes._auth
 PAGE, KEY_RING, PUT_EVENTS = TenDukeStore.page, TenDukeStore.key_ring, TenDukeStore.put_events
 INSTRUCTIONS, RESPOND = tenduke_feed.FeedPage.instructions, Pipeline._respond
 QUERY_BOUND_ERRORS, SERVICE_OF = kosmos_routes.query_bound_errors, kosmos_routes._service
+VALIDATE, CHECK_SECURITY, VERIFY_BEARER = OpenApiSpec.validate, spec_module._check_security, jws.verify_bearer
 
 
 def _unsigned(token: str) -> tuple[dict[str, Any], bytes]:
@@ -167,6 +171,39 @@ def _unknown_metric_is_zero(response: Response) -> Response:
         response.status_code = 200
         response.set_data(b'{"count": 0}')
     return response
+
+
+def _no_allow_on_405(response: Response) -> Response:
+    if response.status_code == 405:
+        response.headers.pop("Allow", None)
+    return response
+
+
+def _media_type_exact(self: OpenApiSpec, op: Any, req: Request, view_args: Any) -> Any:
+    sent = req.headers.get("Content-Type")
+    if op.bodies and sent and sent not in op.bodies:  # the raw header compared, parameters and case included
+        raise UnsupportedMediaType(f"Content-Type {sent} is not supported")
+    return VALIDATE(self, op, req, view_args)
+
+
+def _bearer_case_sensitive(op: Any, headers: Any) -> None:
+    value = headers.get("Authorization", "")
+    if value.lower().startswith("bearer ") and not value.startswith("Bearer "):
+        raise RequestValidationError("Authorization: a Bearer token is required", 401)
+    CHECK_SECURITY(op, headers)
+
+
+def _bearer_rs256_only(token: str, *args: Any, **kwargs: Any) -> Any:
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    if header.get("alg") != "RS256":
+        raise SignatureInvalid(f"alg {header.get('alg')} is not taken for tokens")
+    return VERIFY_BEARER(token, *args, **kwargs)
+
+
+def _plain_license_exists(x: Exchange) -> None:
+    license_key = x.checked.header.get("licensekey")
+    if license_key is not None and x.backend.kosmos.license_by_key(license_key.strip()) is None:
+        raise kosmos_errors.LicenseInvalid("unknown license key")
 
 
 def _status_hook(path_prefix: str, old: int, new: int) -> Callable[[Response], Response]:
@@ -564,6 +601,29 @@ BROKEN: dict[str, Broken] = {
         hook=_json_hook(
             "/reports/tenant/", lambda body: {**body, "count": str(body["count"])} if "count" in body else body
         ),
+    ),
+    "no_allow_on_405": Broken("HTTP: a 405 without an Allow header", hook=_no_allow_on_405),
+    "media_type_exact": Broken(
+        "HTTP: the Content-Type header compared as sent, so a charset parameter gets 415",
+        _patch(OpenApiSpec, "validate", _media_type_exact),
+    ),
+    "chunked_unbounded": Broken(
+        "HTTP: a chunked body is not bounded as it streams (the truncated body then fails as JSON: 400)",
+        _patch(app_module, "bound_streamed_body", lambda request, config: None),
+    ),
+    "header_total_unbounded": Broken(
+        "HTTP: header fields are limited one by one, not in total", config={"MAX_HEADERS_SIZE": 10**7}
+    ),
+    "bearer_case_sensitive": Broken(
+        "10Duke: only 'Bearer' with a capital B is taken",
+        _patch(spec_module, "_check_security", _bearer_case_sensitive),
+    ),
+    "tokens_rs256_only": Broken(
+        "10Duke: bearer tokens are verified RS256 only", _patch(jws, "verify_bearer", _bearer_rs256_only)
+    ),
+    "plain_license_exists_only": Broken(
+        "1Kosmos: a plain licensekey is checked to exist, not to be enabled and unexpired",
+        _patch(kosmos_routes, "_check_plain_license", _plain_license_exists),
     ),
     "sd_without_licenses": Broken(
         "1Kosmos: /caas/sd lists no licenses service (the vendor's Node helper then drops the directory)",

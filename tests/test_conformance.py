@@ -87,6 +87,13 @@ CATCHES: dict[str, tuple[str, ...]] = {
     "reports_helper_garbles": ("kosmos.reports_ecdsa_helper_vectors",),
     "unknown_metric_is_zero": ("kosmos.reports_metrics",),
     "sd_without_licenses": ("kosmos.discovery",),
+    "no_allow_on_405": ("kosmos.method_not_allowed", "tenduke.method_not_allowed"),
+    "media_type_exact": ("kosmos.media_type_parameters", "tenduke.media_type_parameters"),
+    "chunked_unbounded": ("kosmos.chunked_over_limit", "tenduke.chunked_over_limit"),
+    "header_total_unbounded": ("kosmos.header_fields_too_large",),
+    "bearer_case_sensitive": ("tenduke.bearer_scheme_case",),
+    "tokens_rs256_only": ("tenduke.token_algorithms",),
+    "plain_license_exists_only": ("kosmos.plain_license_states",),
     "metrics_count_as_text": ("kosmos.reports_metrics", "kosmos.schema_conformance"),
     "environment_says_secp256k1_on_p256": ("kosmos.plain_license_checked",),
     "community_info_default_only": ("kosmos.discovery",),
@@ -136,7 +143,7 @@ def test_clean_pass_on_the_unmodified_mock(tmp_path: Path) -> None:
         report = run(provision(server.url), max_examples=10)
     assert report.passed, report.table()
     assert {r.status for r in report.results} == {"passed"}
-    junit, markdown, page = report.write(tmp_path)
+    junit, markdown, page, *_machine = report.write(tmp_path)  # then SARIF, CTRF, the JSON summary
     suite = ET.parse(junit).getroot()
     assert (suite.get("tests"), suite.get("failures")) == (str(len(CHECKS)), "0")
     properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
@@ -257,7 +264,9 @@ def test_cli_against_mock(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     code = CHECKS["tenduke.round_trip"].code
     assert f"/{len(CHECKS)}] PASSED  {code:15} tenduke.round_trip" in out  # each result as it finishes, with its code
     assert "per operation" in out and "rule families" in out
-    assert {p.name for p in tmp_path.iterdir()} == {"junit.xml", "report.md", "report.html"}
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "junit.xml", "report.md", "report.html", "report.sarif", "ctrf.json", "summary.json"
+    }  # fmt: skip
 
 
 def test_cli_misconfiguration_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -1,0 +1,222 @@
+"""Checks of the HTTP rules both APIs stand on (RFC 9110, RFC 6585, RFC 6750), and of tokens as clients send them.
+
+Each sends the input no other check sends: a method the resource does not take (405 with
+``Allow``), a media type with parameters, a chunked body over the limit, headers too large in
+total, a bearer scheme in another case, RS384 and RS512 tokens, a plain license that is disabled or
+expired. Each refused probe has its accepted twin.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+from conformance.core import CheckFailed, Context, check, expect_refusal, expect_status
+from conformance.kosmos_checks import accepted, nothing_stored, stored_once
+from conformance.kosmos_probe import Caller, event_name, kosmos, stored
+from conformance.tenduke_checks import events, feed_name, feed_path, put, read_all, sign, tenduke, token
+
+WRITER = ("kosmos.licenses.community|tenant|service|system",)
+LIMIT = 1024 * 1024
+"""The body limit the APIs document (1 MiB)."""
+
+
+def _allow(ctx: Context, method: str, path: str, must_allow: str, what: str) -> None:
+    response = ctx.http.request(method, ctx.url(path))
+    expect_refusal(response, what, 405)
+    allowed = {m.strip().upper() for m in response.headers.get("Allow", "").split(",") if m.strip()}
+    if must_allow not in allowed:
+        raise CheckFailed(f"{what}: 405 without an Allow header naming {must_allow} (RFC 9110 15.5.6): {allowed}")
+
+
+def _chunks(size: int) -> Iterator[bytes]:
+    """A JSON body of about ``size`` bytes, sent in chunks (no Content-Length)."""
+    yield b'{"data": "'
+    for _ in range(size // 65536):
+        yield b"x" * 65536
+    yield b'"}'
+
+
+@check(
+    "kosmos.method_not_allowed",
+    "kosmos",
+    "a method the resource does not take (PATCH on an event, DELETE on publickeys): 405 with an Allow header",
+    family="errors",
+    operations=("createEvent", "getPublicKeys"),
+)
+def kosmos_method_not_allowed(ctx: Context) -> None:
+    target = kosmos(ctx)
+    event = f"/events/tenant/{target.tenant}/community/{target.community}/event/{event_name(ctx, 'method')}"
+    _allow(ctx, "PATCH", event, "PUT", f"PATCH {event}")
+    _allow(ctx, "DELETE", "/events/publickeys", "GET", "DELETE /events/publickeys")
+
+
+@check(
+    "tenduke.method_not_allowed",
+    "tenduke",
+    "a method the resource does not take (GET /put, POST on a feed): 405 with an Allow header",
+    family="errors",
+    operations=("putEvents", "getSourceFeed"),
+)
+def tenduke_method_not_allowed(ctx: Context) -> None:
+    tenduke(ctx)
+    _allow(ctx, "GET", "/put", "POST", "GET /put")
+    _allow(ctx, "POST", feed_path(feed_name(ctx, "method")), "GET", "POST on a feed")
+
+
+@check(
+    "kosmos.media_type_parameters",
+    "kosmos",
+    "Content-Type application/json; charset=utf-8 is application/json (accepted, stored); text/plain; "
+    "charset=utf-8: 415",
+    family="bodies",
+    operations=("createEvent",),
+    needs=WRITER,
+)
+def kosmos_media_type_parameters(ctx: Context) -> None:
+    target = kosmos(ctx)
+    caller = Caller(ctx, target.writer() or "")
+    name = event_name(ctx, "media_type")
+    path = f"/events/tenant/{target.tenant}/community/{target.community}/event/{name}"
+    body = json.dumps({"data": caller.seal({"type": "conformance"})})
+    text = {**caller.headers(), "Content-Type": "text/plain; charset=utf-8"}
+    plain = ctx.http.put(ctx.url(path), content=body, headers=text)
+    expect_refusal(plain, "a text/plain; charset=utf-8 body", 415)
+    nothing_stored(ctx, name, "text/plain; charset=utf-8")
+    for media in ("application/json; charset=utf-8", "Application/JSON;charset=UTF-8"):
+        response = ctx.http.put(ctx.url(path), content=body, headers={**caller.headers(), "Content-Type": media})
+        accepted(response, f"Content-Type {media}")
+    if len(found := stored(ctx, name)) != 2:
+        raise CheckFailed(f"two events sent with media type parameters, {len(found)} stored")
+
+
+@check(
+    "tenduke.media_type_parameters",
+    "tenduke",
+    "Content-Type application/jose; charset=utf-8 is application/jose (accepted, stored); application/json: 415",
+    family="events",
+    operations=("putEvents",),
+    needs=("tenduke.client_key",),
+)
+def tenduke_media_type_parameters(ctx: Context) -> None:
+    feed = feed_name(ctx, "media")
+    expect_refusal(put(ctx, sign(ctx, events(feed)), "application/json"), "a JWS sent as application/json", 415)
+    for media in ("application/jose; charset=utf-8", "Application/JOSE"):
+        expect_status(put(ctx, sign(ctx, events(feed)), media), f"Content-Type {media}", (200,))
+    if len(read_all(ctx, feed, page_size=100)) != 2:
+        raise CheckFailed("two events sent with media type parameters were not both stored")
+
+
+@check(
+    "kosmos.chunked_over_limit",
+    "kosmos",
+    "a chunked body (no Content-Length) over 1 MiB: 413 in the error format, nothing stored; a small chunked one "
+    "is accepted",
+    family="errors",
+    operations=("createEvent",),
+    needs=WRITER,
+)
+def kosmos_chunked_over_limit(ctx: Context) -> None:
+    target = kosmos(ctx)
+    caller = Caller(ctx, target.writer() or "")
+    name = event_name(ctx, "chunked")
+    path = ctx.url(f"/events/tenant/{target.tenant}/community/{target.community}/event/{name}")
+    headers = {**caller.headers(), "Content-Type": "application/json"}
+    expect_refusal(ctx.http.put(path, content=_chunks(LIMIT + 65536), headers=headers), "a chunked 1 MiB+ body", 413)
+    nothing_stored(ctx, name, "chunked body over the limit")
+    small = json.dumps({"data": caller.seal({"type": "conformance"})}).encode()
+    fresh = {**caller.headers(), "Content-Type": "application/json"}
+    response = ctx.http.put(path, content=iter([small[:10], small[10:]]), headers=fresh)
+    accepted(response, "a small chunked body")
+    stored_once(ctx, name, "a small chunked body")
+
+
+@check(
+    "tenduke.chunked_over_limit",
+    "tenduke",
+    "a chunked /put body (no Content-Length) over 1 MiB: 413, nothing stored",
+    family="errors",
+    operations=("putEvents",),
+    needs=("tenduke.client_key",),
+)
+def tenduke_chunked_over_limit(ctx: Context) -> None:
+    feed = feed_name(ctx, "chunked")
+    big = sign(ctx, events(feed, pad="x" * (LIMIT + 1024))).encode()
+    response = ctx.http.post(
+        ctx.url("/put"), content=iter([big[i : i + 65536] for i in range(0, len(big), 65536)]),
+        headers={"Content-Type": "application/jose"},
+    )  # fmt: skip
+    expect_refusal(response, "a chunked JWS over 1 MiB", 413)
+    if read_all(ctx, feed, page_size=100):
+        raise CheckFailed("a chunked body over the limit was stored")
+
+
+@check(
+    "kosmos.header_fields_too_large",
+    "kosmos",
+    "headers each under the field limit but over 32 KiB together: 431 in the error format; one field over 8 KiB: 431",
+    family="headers",
+    operations=("getHealthz",),
+)
+def kosmos_header_fields_too_large(ctx: Context) -> None:
+    kosmos(ctx)
+    many = {f"x-conformance-{i}": "v" * 7000 for i in range(6)}  # 42 KB together, each field under 8 KiB
+    expect_refusal(ctx.http.get(ctx.url("/events/healthz"), headers=many), "headers of 42 KB together", 431)
+    one = {"x-conformance": "v" * 9000}
+    expect_refusal(ctx.http.get(ctx.url("/events/healthz"), headers=one), "one header field of 9 KB", 431)
+    small = {"x-conformance": "v" * 4000}
+    expect_status(ctx.http.get(ctx.url("/events/healthz"), headers=small), "a 4 KB field", (200,))
+
+
+@check(
+    "tenduke.bearer_scheme_case",
+    "tenduke",
+    "the auth scheme is case-insensitive: 'bearer' and 'BEARER' tokens read the feed (RFC 9110 11.1, RFC 6750)",
+    family="tokens",
+    operations=("getSourceFeed",),
+    needs=("tenduke.client_key",),
+)
+def tenduke_bearer_scheme_case(ctx: Context) -> None:
+    feed = feed_name(ctx, "scheme")
+    bearer = token(ctx, {feed: True, "exp": int(time.time()) + 300})
+    for scheme in ("bearer", "BEARER", "Bearer"):
+        response = ctx.http.get(ctx.url(feed_path(feed)), headers={"Authorization": f"{scheme} {bearer}"})
+        expect_status(response, f"Authorization: {scheme} <token>", (200,))
+    refused = ctx.http.get(ctx.url(feed_path(feed)), headers={"Authorization": f"Basic {bearer}"})
+    expect_refusal(refused, "Authorization: Basic <token>", 401)
+
+
+@check(
+    "tenduke.token_algorithms",
+    "tenduke",
+    "bearer tokens signed RS384 and RS512 read the feed like RS256 (the three algorithms the API takes)",
+    family="tokens",
+    operations=("getSourceFeed",),
+    needs=("tenduke.client_key",),
+)
+def tenduke_token_algorithms(ctx: Context) -> None:
+    feed = feed_name(ctx, "token_algs")
+    claims = {feed: True, "exp": int(time.time()) + 300}
+    for alg in ("RS256", "RS384", "RS512"):
+        bearer = sign(ctx, claims, alg=alg)
+        response = ctx.http.get(ctx.url(feed_path(feed)), headers={"Authorization": f"Bearer {bearer}"})
+        expect_status(response, f"a bearer token signed {alg}", (200,))
+
+
+@check(
+    "kosmos.plain_license_states",
+    "kosmos",
+    "a plain licensekey that is disabled or expired, on healthz and environment: 401, as an unknown one",
+    family="licenses",
+    operations=("getHealthz", "getEnvironment", "getReportsHealthz"),
+    needs=("kosmos.licenses.disabled", "kosmos.licenses.expired"),
+)
+def kosmos_plain_license_states(ctx: Context) -> None:
+    target = kosmos(ctx)
+    for path in ("/events/healthz", "/events/environment", "/reports/healthz"):
+        for role in ("disabled", "expired"):
+            response = ctx.http.get(ctx.url(path), headers={"licensekey": target.licenses[role]})
+            expect_refusal(response, f"{path} with a plain {role} license", 401)
+        if writer := target.writer():
+            expect_status(ctx.http.get(ctx.url(path), headers={"licensekey": writer}), f"{path}, a valid one", (200,))
