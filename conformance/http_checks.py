@@ -12,9 +12,10 @@ import json
 import time
 from collections.abc import Iterator
 
+from conformance import wire
 from conformance.core import CheckFailed, Context, check, expect_refusal, expect_status
 from conformance.kosmos_checks import accepted, nothing_stored, stored_once
-from conformance.kosmos_probe import Caller, event_name, kosmos, stored
+from conformance.kosmos_probe import Caller, event_name, kosmos, service_curve, stored
 from conformance.tenduke_checks import events, feed_name, feed_path, put, read_all, sign, tenduke, token
 
 WRITER = ("kosmos.licenses.community|tenant|service|system",)
@@ -220,3 +221,28 @@ def kosmos_plain_license_states(ctx: Context) -> None:
             expect_refusal(response, f"{path} with a plain {role} license", 401)
         if writer := target.writer():
             expect_status(ctx.http.get(ctx.url(path), headers={"licensekey": writer}), f"{path}, a valid one", (200,))
+
+
+@check(
+    "kosmos.ecdsa_helper_non_utf8",
+    "kosmos",
+    "ecdsa_helper/decrypt of a token whose plaintext is not UTF-8: 400 in the service's format, on both services; "
+    "a UTF-8 one: 200",
+    family="envelope",
+    operations=("ecdsaHelper", "reportsEcdsaHelper"),
+)
+def kosmos_ecdsa_helper_non_utf8(ctx: Context) -> None:
+    kosmos(ctx)
+    curve = service_curve(ctx)
+    pairs = wire.kosmos_vectors(curve)["keypairs"]
+    mine, theirs = pairs[0], pairs[1]
+    key = wire.ecdh_key(mine["privateKey"], theirs["publicKey"], curve)
+    body = {"publicKey": theirs["publicKey"], "privateKey": mine["privateKey"]}
+    for service in ("events", "reports"):
+        url = ctx.url(f"/{service}/ecdsa_helper/decrypt")
+        bad = ctx.http.post(url, json={**body, "dataStr": wire.seal(b"\xff\xfe not UTF-8 \xc3", key)})
+        expect_refusal(bad, f"/{service}/ecdsa_helper/decrypt of a non-UTF-8 plaintext", 400)
+        good = ctx.http.post(url, json={**body, "dataStr": wire.seal("héllo".encode(), key)})
+        expect_status(good, f"/{service}/ecdsa_helper/decrypt of UTF-8", (200,))
+        if good.json().get("data") != "héllo":
+            raise CheckFailed(f"/{service}/ecdsa_helper/decrypt returned {good.json().get('data')!r}", good)

@@ -625,6 +625,14 @@ BROKEN: dict[str, Broken] = {
         "1Kosmos: a plain licensekey is checked to exist, not to be enabled and unexpired",
         _patch(kosmos_routes, "_check_plain_license", _plain_license_exists),
     ),
+    "helper_decodes_leniently": Broken(
+        "1Kosmos: ecdsa_helper decodes a non-UTF-8 plaintext with replacement characters and answers 200",
+        _patch(
+            kosmos_crypto,
+            "decrypt_text",
+            lambda token, key: kosmos_crypto.decrypt(token, key).decode("utf-8", "replace"),
+        ),
+    ),
     "sd_without_licenses": Broken(
         "1Kosmos: /caas/sd lists no licenses service (the vendor's Node helper then drops the directory)",
         hook=_json_hook("/caas/sd", lambda body: {k: v for k, v in body.items() if k != "licenses"}),

@@ -87,6 +87,7 @@ CATCHES: dict[str, tuple[str, ...]] = {
     "reports_helper_garbles": ("kosmos.reports_ecdsa_helper_vectors",),
     "unknown_metric_is_zero": ("kosmos.reports_metrics",),
     "sd_without_licenses": ("kosmos.discovery",),
+    "helper_decodes_leniently": ("kosmos.ecdsa_helper_non_utf8",),
     "no_allow_on_405": ("kosmos.method_not_allowed", "tenduke.method_not_allowed"),
     "media_type_exact": ("kosmos.media_type_parameters", "tenduke.media_type_parameters"),
     "chunked_unbounded": ("kosmos.chunked_over_limit", "tenduke.chunked_over_limit"),
