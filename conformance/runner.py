@@ -14,6 +14,7 @@ import httpx
 from conformance import (  # noqa: F401 - they register their checks
     http_checks,
     kosmos_checks,
+    kosmos_edge_checks,
     kosmos_scope_checks,
     reports_checks,
     schema_phase,

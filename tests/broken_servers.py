@@ -206,6 +206,21 @@ def _plain_license_exists(x: Exchange) -> None:
         raise kosmos_errors.LicenseInvalid("unknown license key")
 
 
+def _ts_in_ms_taken(text: str, now: float, window: float) -> dict[str, Any]:
+    value = json.loads(text)
+    if isinstance(value, dict) and isinstance(value.get("ts"), int | float) and value["ts"] > 1e11:
+        value["ts"] = value["ts"] / 1000  # "helpfully" reads milliseconds as seconds
+    return PARSE(json.dumps(value), now, window)
+
+
+def _ids_case_insensitive(self: License, level: str, tenant: Any, community: Any) -> str | None:
+    if tenant and self.tenant_id and str(tenant).lower() == self.tenant_id.lower():
+        tenant = self.tenant_id
+    if community and self.community_id and str(community).lower() == self.community_id.lower():
+        community = self.community_id
+    return ALLOWS(self, level, tenant, community)
+
+
 def _status_hook(path_prefix: str, old: int, new: int) -> Callable[[Response], Response]:
     def hook(response: Response) -> Response:
         if response.status_code == old and CURRENT.get().path.startswith(path_prefix):
@@ -632,6 +647,17 @@ BROKEN: dict[str, Broken] = {
             "decrypt_text",
             lambda token, key: kosmos_crypto.decrypt(token, key).decode("utf-8", "replace"),
         ),
+    ),
+    "forbidden_before_replay": Broken(
+        "1Kosmos: a replay to a tenant the license does not reach gets 403, not 401",
+        _patch(kosmos_routes, "replay_refusal", lambda store, caller: None),
+    ),
+    "ts_in_ms_taken": Broken(
+        "1Kosmos: a request id ts in milliseconds is read as seconds",
+        _patch(kosmos_auth, "parse_request_id", _ts_in_ms_taken),
+    ),
+    "ids_case_insensitive": Broken(
+        "1Kosmos: tenant and community ids compared without case", _allows(_ids_case_insensitive)
     ),
     "sd_without_licenses": Broken(
         "1Kosmos: /caas/sd lists no licenses service (the vendor's Node helper then drops the directory)",
