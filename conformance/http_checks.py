@@ -246,3 +246,24 @@ def kosmos_ecdsa_helper_non_utf8(ctx: Context) -> None:
         expect_status(good, f"/{service}/ecdsa_helper/decrypt of UTF-8", (200,))
         if good.json().get("data") != "héllo":
             raise CheckFailed(f"/{service}/ecdsa_helper/decrypt returned {good.json().get('data')!r}", good)
+
+
+@check(
+    "tenduke.kid_is_a_hint",
+    "tenduke",
+    "a JWS by one registered client carrying the kid (RFC 7638 thumbprint) of another registered client is "
+    "accepted: a kid is a hint, every registered key is tried",
+    family="keys",
+    operations=("putEvents",),
+    needs=("tenduke.client_key", "tenduke.second_client_key"),
+)
+def tenduke_kid_is_a_hint(ctx: Context) -> None:
+    from conformance.tenduke_checks import _thumbprint, private_key
+
+    target = tenduke(ctx)
+    other = private_key(target.second_private_key_pem or "").public_key()
+    feed = feed_name(ctx, "kid_hint")
+    body = sign(ctx, events(feed), header={"alg": "RS256", "kid": _thumbprint(other)})
+    expect_status(put(ctx, body), "a JWS whose kid names another registered client", (200,))
+    if len(read_all(ctx, feed, page_size=100)) != 1:
+        raise CheckFailed("the JWS whose kid names another registered client was not stored")

@@ -74,3 +74,40 @@ def ids_case_sensitive(ctx: Context) -> None:
     reader = next((target.licenses[r] for r in ("system", "service", "tenant") if r in target.licenses), None)
     if reader and stored(ctx, name, community=swapped, license_key=reader):
         raise CheckFailed(f"an event was stored under community {swapped!r}")
+
+
+MAX_DEPTH = 32
+"""The nesting every JSON document may reach (the README: a body, a decrypted header or event)."""
+
+
+def nested(depth: int) -> dict[str, object]:
+    """An event object nested exactly ``depth`` levels (itself the first)."""
+    event: dict[str, object] = {"type": "conformance"}
+    inner = event
+    for _ in range(depth - 1):
+        inner["d"] = {}
+        inner = inner["d"]  # type: ignore[assignment]
+    return event
+
+
+@check(
+    "kosmos.nesting_limit_exact",
+    API,
+    "an event nested 32 levels is stored, 33 levels is 400 and not stored, encrypted and plain alike (a plain "
+    "body counts its own level: data at 31 levels taken, at 32 refused)",
+    family="bodies",
+    operations=("createEvent",),
+    needs=("kosmos.licenses.community|tenant|service|system",),
+)
+def nesting_limit_exact(ctx: Context) -> None:
+    caller = Caller(ctx, kosmos(ctx).writer() or "")
+    for how, deepest, data_of in (
+        ("encrypted", MAX_DEPTH, caller.seal),
+        ("plain", MAX_DEPTH - 1, lambda event: event),
+    ):
+        name = event_name(ctx, f"nesting_{how}")
+        expect_refusal(caller.put(name, None, data=data_of(nested(deepest + 1))), f"{how}: one level too deep", 400)
+        nothing_stored(ctx, name, f"{how}, one level too deep")
+        accepted(caller.put(name + "_OK", None, data=data_of(nested(deepest))), f"{how}: exactly at the limit")
+        if len(stored(ctx, name + "_OK")) != 1:
+            raise CheckFailed(f"{how}: the event at the nesting limit was not stored once")

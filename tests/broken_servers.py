@@ -27,7 +27,7 @@ from unittest import mock
 import jwt
 from flask import Request, Response, request
 
-from eventclient import jws, kosmos_crypto
+from eventclient import jws, kosmos_crypto, strict_json
 from eventclient.exceptions import CryptoError, InvalidKeyEncoding, SignatureInvalid
 from mockserver import MockServer
 from mockserver import app as app_module
@@ -79,6 +79,7 @@ PAGE, KEY_RING, PUT_EVENTS = TenDukeStore.page, TenDukeStore.key_ring, TenDukeSt
 INSTRUCTIONS, RESPOND = tenduke_feed.FeedPage.instructions, Pipeline._respond
 QUERY_BOUND_ERRORS, SERVICE_OF = kosmos_routes.query_bound_errors, kosmos_routes._service
 VALIDATE, CHECK_SECURITY, VERIFY_BEARER = OpenApiSpec.validate, spec_module._check_security, jws.verify_bearer
+LOADS, ORDERED = strict_json.loads, jws._ordered
 
 
 def _unsigned(token: str) -> tuple[dict[str, Any], bytes]:
@@ -219,6 +220,12 @@ def _ids_case_insensitive(self: License, level: str, tenant: Any, community: Any
     if community and self.community_id and str(community).lower() == self.community_id.lower():
         community = self.community_id
     return ALLOWS(self, level, tenant, community)
+
+
+def _kid_only(keys: Any, kid: Any) -> Any:
+    keys = list(keys)
+    named = [(key_id, key) for key_id, key in keys if key_id == kid]
+    return iter(named) if named else ORDERED(keys, kid)  # a known kid: that key alone
 
 
 def _status_hook(path_prefix: str, old: int, new: int) -> Callable[[Response], Response]:
@@ -659,6 +666,11 @@ BROKEN: dict[str, Broken] = {
     "ids_case_insensitive": Broken(
         "1Kosmos: tenant and community ids compared without case", _allows(_ids_case_insensitive)
     ),
+    "nesting_off_by_one": Broken(
+        "JSON: a document nested exactly 32 levels is refused (an off-by-one depth limit)",
+        _patch(strict_json, "loads", lambda data, max_depth=31: LOADS(data, max_depth)),
+    ),
+    "kid_only_key_tried": Broken("10Duke: a known kid is the only key tried", _patch(jws, "_ordered", _kid_only)),
     "sd_without_licenses": Broken(
         "1Kosmos: /caas/sd lists no licenses service (the vendor's Node helper then drops the directory)",
         hook=_json_hook("/caas/sd", lambda body: {k: v for k, v in body.items() if k != "licenses"}),

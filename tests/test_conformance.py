@@ -91,6 +91,8 @@ CATCHES: dict[str, tuple[str, ...]] = {
     "forbidden_before_replay": ("kosmos.replay_before_forbidden",),
     "ts_in_ms_taken": ("kosmos.request_id_ts_seconds",),
     "ids_case_insensitive": ("kosmos.ids_case_sensitive",),
+    "nesting_off_by_one": ("kosmos.nesting_limit_exact",),
+    "kid_only_key_tried": ("tenduke.kid_is_a_hint",),
     "no_allow_on_405": ("kosmos.method_not_allowed", "tenduke.method_not_allowed"),
     "media_type_exact": ("kosmos.media_type_parameters", "tenduke.media_type_parameters"),
     "chunked_unbounded": ("kosmos.chunked_over_limit", "tenduke.chunked_over_limit"),
