@@ -67,7 +67,7 @@ def _conform(args: argparse.Namespace) -> int:
     from conformance.runner import run
 
     if args.list:
-        for name, registered in CHECKS.items():
+        for name, registered in sorted(CHECKS.items(), key=lambda item: item[1].code):
             needs = f"  [needs {', '.join(registered.needs)}]" if registered.needs else ""
             print(
                 f"{registered.code:15} {registered.severity:11} {name:42} {registered.family:14} "

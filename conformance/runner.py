@@ -37,7 +37,7 @@ def selected(apis: Iterable[str], names: Sequence[str] | None = None) -> list[st
     if names and (unknown := sorted(set(names) - set(CHECKS))):
         raise ConformanceError(f"unknown checks {unknown}; `eventdouble conform --list` shows them")
     chosen = [n for n, c in CHECKS.items() if c.api in wanted and (not names or n in names)]
-    return sorted(chosen, key=lambda n: CHECKS[n].destructive)
+    return sorted(chosen, key=lambda n: (CHECKS[n].destructive, CHECKS[n].code))  # by code: not by import order
 
 
 def _meta(target: Target, apis: list[str], names: list[str], max_examples: int, seed: int | None) -> dict[str, Any]:
