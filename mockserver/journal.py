@@ -116,7 +116,14 @@ class Journal:
             pause(0.001)
 
     def entries(self, limit: int = 100, *, api: str | None = None, status: int | None = None) -> list[dict[str, Any]]:
-        """The newest ``limit`` entries matching ``api`` and ``status``, newest last."""
+        """The newest ``limit`` entries matching ``api`` and ``status``, newest last.
+
+        Entries keep the order they were recorded in: the writer thread's batch in progress (older
+        entries) is waited for before this thread writes what is still pending (newer ones), else
+        the newer could commit first and get the lower ids (seen on PostgreSQL, where a commit is
+        slower).
+        """
+        self._wait_for_other_flushes()
         self.flush()
         self._wait_for_other_flushes()
         where, params = equality_filters([("api", api), ("status", status)])
