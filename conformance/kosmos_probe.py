@@ -6,6 +6,7 @@ import base64
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -14,7 +15,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from conformance import wire
 from conformance.core import CheckFailed, Context, KosmosTarget, SkipCheck
 
-__all__ = ["FROM_REFUSED", "Caller", "event_name", "kosmos", "service_curve", "service_public_key", "stored"]
+__all__ = [
+    "FROM_REFUSED",
+    "Caller",
+    "event_name",
+    "kosmos",
+    "query_time",
+    "service_curve",
+    "service_public_key",
+    "stored",
+]
 
 SERVICE_KEY = "kosmos-service-public-key"
 FROM_REFUSED = ("from", "Field should be from current time to minus 90 days")
@@ -56,6 +66,11 @@ def service_curve(ctx: Context) -> str:
     if curve is None:
         raise CheckFailed("GET /events/publickeys is a point on neither secp256k1 nor P-256 (base64 X||Y)")
     return curve
+
+
+def query_time(epoch: float) -> str:
+    """``YYYY-MM-DD HH:MM:SS.SSS`` in UTC: a ``from``/``to`` of the reports service."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 def event_name(ctx: Context, what: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from conformance.core import CheckFailed, Context, check, expect_refusal, expect_reports_errors, expect_status
 from conformance.kosmos_checks import accepted, nothing_stored, stored_once
-from conformance.kosmos_probe import FROM_REFUSED, Caller, event_name, kosmos, service_public_key, stored
+from conformance.kosmos_probe import FROM_REFUSED, Caller, event_name, kosmos, query_time, service_public_key, stored
 
 API = "kosmos"
 KEY_OPS = ("getServiceKeys", "resetServiceKey")
@@ -214,12 +214,12 @@ def stored_fields(ctx: Context) -> None:
     name = event_name(ctx, "fields_given")
     accepted(caller.put(name, {"type": "conformance", "epoch_time": moment}), "put with epoch_time")
     event = stored_once(ctx, name, "given epoch_time")
-    if event.get("event_ts") != round(moment * 1000) or event.get("timestamp") != _format(moment):
+    if event.get("event_ts") != round(moment * 1000) or event.get("timestamp") != query_time(moment):
         raise CheckFailed(
             f"with epoch_time {moment}: event_ts {event.get('event_ts')}, timestamp {event.get('timestamp')}"
         )
     name = event_name(ctx, "fields_timestamp")
-    accepted(caller.put(name, {"type": "conformance", "timestamp": _format(moment)}), "put with timestamp")
+    accepted(caller.put(name, {"type": "conformance", "timestamp": query_time(moment)}), "put with timestamp")
     if stored_once(ctx, name, "given timestamp").get("event_ts") != round(moment * 1000):
         raise CheckFailed("event_ts does not follow the event's own timestamp")
     name = event_name(ctx, "fields_offset")
@@ -238,10 +238,6 @@ def stored_fields(ctx: Context) -> None:
 
 def _parse(text: str) -> float:
     return datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC).timestamp()
-
-
-def _format(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 def _series(ctx: Context, what: str, count: int = 5) -> tuple[Caller, str, list[float]]:
@@ -300,25 +296,28 @@ def query_time_bounds(ctx: Context) -> None:
     caller, name, times = _series(ctx, "bounds")
     where = {"query": {"event_name": name}}
     cases = [
-        ({"from": _format(times[1])}, [1, 2, 3, 4]),
-        ({"to": _format(times[3])}, [0, 1, 2, 3]),
-        ({"from": _format(times[2]), "to": _format(times[2] + 0.001)}, [2]),
-        ({"from": _format(times[2] - 0.001), "to": _format(times[2])}, [2]),
-        ({"from": _format(times[1] + 0.001), "to": _format(times[3] - 0.001)}, [2]),
+        ({"from": query_time(times[1])}, [1, 2, 3, 4]),
+        ({"to": query_time(times[3])}, [0, 1, 2, 3]),
+        ({"from": query_time(times[2]), "to": query_time(times[2] + 0.001)}, [2]),
+        ({"from": query_time(times[2] - 0.001), "to": query_time(times[2])}, [2]),
+        ({"from": query_time(times[1] + 0.001), "to": query_time(times[3] - 0.001)}, [2]),
     ]
     for bounds, expected in cases:
         if _ns(page := _page(caller, f"bounds {bounds}", **bounds, **where)) != expected:
             raise CheckFailed(f"{bounds}: n={_ns(page)}, expected {expected} (bounds are inclusive)")
     too_old, after = FROM_REFUSED, ("to", "Date 'to' must be after 'from'")
     refused = [
-        ({"from": _format(time.time() - 90.5 * 86400)}, [too_old]),
-        ({"from": _format(time.time() + 3600)}, [too_old]),
-        ({"from": _format(times[3]), "to": _format(times[1])}, [after]),
-        ({"from": _format(time.time() - 100 * 86400), "to": _format(time.time() - 101 * 86400)}, [too_old, after]),
+        ({"from": query_time(time.time() - 90.5 * 86400)}, [too_old]),
+        ({"from": query_time(time.time() + 3600)}, [too_old]),
+        ({"from": query_time(times[3]), "to": query_time(times[1])}, [after]),
+        (
+            {"from": query_time(time.time() - 100 * 86400), "to": query_time(time.time() - 101 * 86400)},
+            [too_old, after],
+        ),
     ]
     for bounds, expected_errors in refused:
         expect_reports_errors(caller.query(**bounds, **where), f"query {bounds}", expected_errors)
-    _page(caller, "from 89 days ago", **{"from": _format(time.time() - 89 * 86400)}, **where)
+    _page(caller, "from 89 days ago", **{"from": query_time(time.time() - 89 * 86400)}, **where)
 
 
 @check(

@@ -14,7 +14,7 @@ from typing import Any
 
 from conformance.core import CheckFailed, Context, check, expect_refusal, expect_reports_errors, expect_status
 from conformance.kosmos_checks import helper_vectors, service_key_and_health
-from conformance.kosmos_probe import FROM_REFUSED, Caller, kosmos, service_public_key
+from conformance.kosmos_probe import FROM_REFUSED, Caller, kosmos, query_time, service_public_key
 
 API = "kosmos"
 READER = ("kosmos.licenses.community|tenant|service|system",)
@@ -34,10 +34,6 @@ directory without ``licenses``; the Postman test fails one without the others)."
 def _reader(ctx: Context) -> Caller:
     target = kosmos(ctx)
     return Caller(ctx, target.writer() or "")
-
-
-def _format(epoch: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S.000", time.gmtime(epoch))
 
 
 @check(
@@ -143,7 +139,7 @@ def reports_refusal_envelope(ctx: Context) -> None:
 )
 def reports_metrics(ctx: Context) -> None:
     caller = _reader(ctx)
-    day_ago = _format(time.time() - 86400)
+    day_ago = query_time(time.time() - 86400)
     response = caller.report("metrics", metricsName=METRIC, **{"from": day_ago, "to": day_ago})
     expect_status(response, "metrics with from equal to to (the vendor's own example)", (200,))
     answer = response.json()
@@ -153,16 +149,16 @@ def reports_metrics(ctx: Context) -> None:
         ({}, [("metricsName", FIELD_EMPTY)]),
         ({"metricsName": ""}, [("metricsName", FIELD_EMPTY)]),
         ({"metricsName": f"M_NO_SUCH_METRIC_{ctx.run_id}"}, [("metricsName", NO_SUCH_METRIC)]),
-        ({"metricsName": METRIC, "from": _format(time.time() + 3600)}, [FROM_REFUSED]),
+        ({"metricsName": METRIC, "from": query_time(time.time() + 3600)}, [FROM_REFUSED]),
         (
             {
                 "metricsName": METRIC,
-                "from": _format(time.time() - 100 * 86400),
-                "to": _format(time.time() - 101 * 86400),
+                "from": query_time(time.time() - 100 * 86400),
+                "to": query_time(time.time() - 101 * 86400),
             },
             [FROM_REFUSED, TO_NOT_BEFORE_FROM],
         ),
-        ({"metricsName": METRIC, "from": day_ago, "to": _format(time.time() - 2 * 86400)}, [TO_NOT_BEFORE_FROM]),
+        ({"metricsName": METRIC, "from": day_ago, "to": query_time(time.time() - 2 * 86400)}, [TO_NOT_BEFORE_FROM]),
     ]
     for body, errors in refused:
         expect_reports_errors(caller.report("metrics", **body), f"metrics {body}", errors)

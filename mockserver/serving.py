@@ -103,13 +103,11 @@ class _LingeringServer(ThreadedWSGIServer):
     hold the accepting thread, as it would if werkzeug wrapped the listening socket.
     """
 
-    tls: ssl.SSLContext | None = None
-
     def get_request(self) -> tuple[socket.socket, Any]:
         """Accept a connection; on https, wrapped for TLS without its handshake yet."""
         sock, address = super().get_request()
-        if self.tls is not None:
-            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        if self.ssl_context is not None:
+            sock = self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return sock, address
 
     def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
@@ -132,7 +130,7 @@ def threaded_server(
     """
     handler = type("RequestHandler", (JsonErrorRequestHandler,), {"access_log": access_log})
     server = _LingeringServer(host, port, read_whole_body_first(app), handler, fd=fd)
-    server.tls = server.ssl_context = tls  # werkzeug reads ssl_context for the requests' url scheme
+    server.ssl_context = tls  # set after werkzeug's init, which would wrap the listening socket; read for the scheme
     return server
 
 

@@ -348,7 +348,6 @@ def _refusal(error: ValidationError, where: str) -> RequestValidationError:
 
 
 def _describe(error: ValidationError, where: str) -> str:
-    error = _closest_branch_error(error)
     path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
     message = error.message
     if error.validator == "pattern" and isinstance(error.schema, dict) and error.schema.get("description"):

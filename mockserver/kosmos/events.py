@@ -7,7 +7,7 @@ from typing import Any
 
 from eventclient import kosmos_crypto, strict_json
 from eventclient.exceptions import CryptoError
-from mockserver.kosmos.errors import BodyNotDecryptable, KosmosError, QueryParamRefused
+from mockserver.kosmos.errors import BodyNotDecryptable, KosmosError
 from mockserver.kosmos.store import FIRST_EVENT_SECOND, LAST_EVENT_SECOND
 
 __all__ = [
@@ -15,7 +15,6 @@ __all__ = [
     "TO_AFTER_FROM",
     "TO_NOT_BEFORE_FROM",
     "build_event",
-    "check_query_bounds",
     "format_time",
     "open_event_data",
     "parse_event_time",
@@ -56,22 +55,14 @@ TO_NOT_BEFORE_FROM = "Date 'to' must be after or equal to 'from'"
 """The metrics query's refusal of a ``to`` before ``from`` (equal is accepted)."""
 
 
-def check_query_bounds(
-    bounds: dict[str, int], now_ms: int, history_days: int = QUERY_HISTORY_DAYS, *, equal_allowed: bool = False
-) -> None:
-    """Refuse a ``from`` older than ``history_days`` or after now, or a ``to`` before ``from`` (epoch ms).
-
-    ``to`` equal to ``from`` is refused unless ``equal_allowed``. Every refusal is reported at
-    once, in the vendor's words (its reports service's Postman collection).
-    """
-    if errors := query_bound_errors(bounds, now_ms, history_days, equal_allowed=equal_allowed):
-        raise QueryParamRefused(errors)
-
-
 def query_bound_errors(
     bounds: dict[str, int], now_ms: int, history_days: int = QUERY_HISTORY_DAYS, *, equal_allowed: bool = False
 ) -> list[tuple[str, str]]:
-    """What :func:`check_query_bounds` refuses, as ``(param, message)`` pairs, in order."""
+    """The refusals of a ``from`` older than ``history_days`` or after now, and of a ``to`` before ``from`` (epoch ms).
+
+    ``to`` equal to ``from`` is refused unless ``equal_allowed``. As ``(param, message)`` pairs, in
+    order, in the vendor's words (its reports service's Postman collection): all are reported at once.
+    """
     errors = []
     start, end = bounds.get("from"), bounds.get("to")
     if start is not None and not now_ms - history_days * 86_400_000 <= start <= now_ms:
