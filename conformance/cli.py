@@ -84,7 +84,7 @@ def _conform(args: argparse.Namespace) -> int:
         "max_examples": args.max_examples,
         "seed": args.seed,
         "progress": None if args.quiet else Progress(),
-        "workers": args.workers,
+        "workers": args.workers or (4 if args.against_mock else 1),
     }
     try:
         gate = _gate(args)  # a bad gate option stops the run before it starts
@@ -316,17 +316,18 @@ def add_conform_command(commands: Any) -> None:
     parser.add_argument(
         "--max-examples",
         type=int,
-        default=25,
-        help="examples per operation in the schema phase (default: %(default)s)",
+        default=10,
+        help="examples per operation and mode in the schema phase (default: %(default)s; more for a deeper, "
+        "slower run, e.g. 100 nightly)",
     )
     parser.add_argument("--seed", type=int, help="random seed of the schema phase (default: a new one each run)")
     parser.add_argument(
         "--workers",
         type=int,
-        default=1,
         metavar="N",
-        help="run independent checks on N threads at once (the schema phase stays one after the other; "
-        "default: %(default)s)",
+        help="run independent checks at once: the schema phase and the other checks in processes of their own, "
+        "on N threads there; 1 runs them one after the other, with the same verdicts (default: 4 with "
+        "--against-mock, 1 with --target, so a server's rate limits see one request at a time)",
     )
     parser.add_argument("--quiet", action="store_true", help="no per-check lines while running; only the report")
     parser.set_defaults(run=_conform)

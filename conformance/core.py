@@ -197,6 +197,8 @@ class RegisteredCheck:
     """Where the rule comes from: ``seed``, ``vendor``, ``rfc`` or ``choice``."""
     evidence: str = ""
     """Why the rule is what it is, naming the source."""
+    waits: float = 0.0
+    """Seconds it spends waiting on the clock: the runner starts such checks first."""
 
 
 @dataclass
@@ -238,6 +240,7 @@ def check(
     operations: tuple[str, ...] = (),
     needs: tuple[str, ...] = (),
     destructive: bool = False,
+    waits: float = 0.0,
 ) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
     """Register a check under ``name`` (``<api>.<what>``)."""
 
@@ -250,7 +253,19 @@ def check(
         if not CODE_FORM.match(code) or severity not in SEVERITIES or source not in SOURCES:
             raise ValueError(f"conformance/rules.yaml: {name}: bad code {code!r}, severity or source")
         CHECKS[name] = RegisteredCheck(
-            name, api, description, func, family, operations, needs, destructive, code, severity, source, evidence
+            name,
+            api,
+            description,
+            func,
+            family,
+            operations,
+            needs,
+            destructive,
+            code,
+            severity,
+            source,
+            evidence,
+            waits,
         )
         return func
 

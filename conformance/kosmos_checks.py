@@ -705,6 +705,7 @@ def expired_license_refused(ctx: Context) -> None:
     family="licenses",
     operations=WRITE,
     needs=("kosmos.expiring",),
+    waits=4.0,
 )
 def license_expiry_boundary(ctx: Context) -> None:
     make = ctx.target.expiring_license

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -76,6 +78,52 @@ class _Admin:
         return private
 
 
+@dataclass(frozen=True)
+class FreshCredentials:
+    """Credentials a check makes for itself on the mock, through its admin API (each call its own client).
+
+    A plain record, so a target holding its methods can be handed to another process.
+    """
+
+    base_url: str
+    admin_token: str | None
+    scope: dict[str, str]
+
+    def _admin(self, http: httpx.Client) -> _Admin:
+        return _Admin(self.base_url, http, self.admin_token)
+
+    def expiring_license(self, seconds: float) -> tuple[str, float]:
+        """A community license of the kit's scope expiring ``seconds`` from now, and that expiry."""
+        expiry = round(time.time() + seconds, 3)  # milliseconds, as a credentials file holds it
+        with httpx.Client(timeout=30) as http:
+            # written with a +02:00 offset: the server must honour it, not read the clock time as UTC
+            key = self._admin(http).license("community", expiry=_iso(expiry, plus_two_hours=True), **self.scope)
+        return key, expiry
+
+    def revocable_license(self) -> tuple[str, Callable[[], None]]:
+        """A fresh community license and a function that disables it."""
+        with httpx.Client(timeout=30) as http:
+            record = self._admin(http).license_record("community", **self.scope)
+
+        def disable() -> None:
+            with httpx.Client(timeout=30) as http:
+                self._admin(http).change("PATCH", f"/licenses/{record['keyId']}", {"disabled": True})
+
+        return str(record["licenseKey"]), disable
+
+    def revocable_client_key(self) -> tuple[str, Callable[[], None]]:
+        """A freshly registered 10Duke client key (its private PEM) and a function that deletes it."""
+        private, public = _pems(_rsa(2048))
+        with httpx.Client(timeout=30) as http:
+            record = self._admin(http).post("/tenduke/clients", {"publicKeyPem": public, "name": "revocable"})
+
+        def delete() -> None:
+            with httpx.Client(timeout=30) as http:
+                self._admin(http).change("DELETE", f"/tenduke/clients/{record['clientId']}")
+
+        return private, delete
+
+
 def provision(
     base_url: str,
     http: httpx.Client | None = None,
@@ -111,47 +159,14 @@ def provision(
             "other_tenant": admin.license("tenant", tenantId=other_tenant),
         }
 
-        def expiring_license(seconds: float) -> tuple[str, float]:
-            expiry = round(time.time() + seconds, 3)  # milliseconds, as a credentials file holds it
-            with httpx.Client(timeout=30) as fresh:
-                # written with a +02:00 offset: the server must honour it, not read the clock time as UTC
-                key = _Admin(base_url, fresh, admin_token).license(
-                    "community", expiry=_iso(expiry, plus_two_hours=True), **scoped
-                )
-            return key, expiry
-
-        def revocable_license() -> tuple[str, Any]:
-            with httpx.Client(timeout=30) as fresh:
-                record = _Admin(base_url, fresh, admin_token).license_record("community", **scoped)
-
-            def disable() -> None:
-                with httpx.Client(timeout=30) as fresh:
-                    _Admin(base_url, fresh, admin_token).change(
-                        "PATCH", f"/licenses/{record['keyId']}", {"disabled": True}
-                    )
-
-            return str(record["licenseKey"]), disable
-
-        def revocable_client_key() -> tuple[str, Any]:
-            private, public = _pems(_rsa(2048))
-            with httpx.Client(timeout=30) as fresh:
-                record = _Admin(base_url, fresh, admin_token).post(
-                    "/tenduke/clients", {"publicKeyPem": public, "name": "revocable"}
-                )
-
-            def delete() -> None:
-                with httpx.Client(timeout=30) as fresh:
-                    _Admin(base_url, fresh, admin_token).change("DELETE", f"/tenduke/clients/{record['clientId']}")
-
-            return private, delete
-
+        fresh = FreshCredentials(base_url, admin_token, scoped)
         kosmos = KosmosTarget(
             tenant,
             community,
             licenses,
             other_tenant=other_tenant,
             other_community=other_community,
-            expiring=expiring_license(expiring_in) if expiring_in else None,
+            expiring=fresh.expiring_license(expiring_in) if expiring_in else None,
         )
         tenduke = TenDukeTarget(
             private_key_pem=admin.client(_rsa(2048), "conformance"),
@@ -167,7 +182,7 @@ def provision(
         kosmos,
         tenduke,
         allow_destructive=True,
-        expiring_license=expiring_license,
-        revocable_license=revocable_license,
-        revocable_client_key=revocable_client_key,
+        expiring_license=fresh.expiring_license,
+        revocable_license=fresh.revocable_license,
+        revocable_client_key=fresh.revocable_client_key,
     )

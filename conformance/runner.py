@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
@@ -22,13 +21,11 @@ from conformance import (  # noqa: F401 - they register their checks
     tenduke_feed_checks,
     wire,
 )
-from conformance.core import CHECKS, CheckResult, ConformanceError, Context, Target, run_check
+from conformance.core import CHECKS, ConformanceError, Context, Target
 from conformance.report import Report
+from conformance.scheduling import Progress, run_checks
 
 __all__ = ["Report", "run", "selected"]
-
-Progress = Callable[[int, int, CheckResult], None]
-"""Called after each check: its position, how many run in all, and its result."""
 
 
 def selected(apis: Iterable[str], names: Sequence[str] | None = None) -> list[str]:
@@ -68,17 +65,18 @@ def run(
     names: Sequence[str] | None = None,
     transport: httpx.BaseTransport | None = None,
     timeout: float = 30.0,
-    max_examples: int = 25,
+    max_examples: int = 10,
     seed: int | None = None,
     progress: Progress | None = None,
     workers: int = 1,
 ) -> Report:
     """Run the chosen checks against ``target``; raise ConformanceError if the kit cannot run.
 
-    With ``workers`` over 1, independent checks run at once on that many threads (each check has
-    its own callers, request ids, event names and feeds); the schema phase's checks run one after
-    the other (hypothesis is not thread-safe), and destructive checks alone at the end. The report
-    lists the results in the same order either way.
+    With ``workers`` over 1, independent checks run at once (each check has its own callers,
+    request ids, event names and feeds): the schema phase and the other checks in child processes,
+    on ``workers`` threads there (see :func:`conformance.scheduling.run_checks`; with a
+    ``transport``, on threads here), and destructive checks alone at the end. The report lists the
+    results in the same order either way, and the verdicts are the same.
     """
     apis = list(apis)
     if "kosmos" in apis and target.kosmos is None:
@@ -98,31 +96,6 @@ def run(
         ctx = Context(target, http, options={"max_examples": max_examples, "seed": seed})
         meta = _meta(target, apis, names, max_examples, seed)
         meta["options"]["workers"] = workers
-        results = _run_checks(names, ctx, workers, progress)
+        results = run_checks(names, ctx, workers, progress, processes=transport is None)
         meta["stopped_ms"] = int(time.time() * 1000)
         return Report(target.base_url, results, meta)
-
-
-def _run_checks(names: list[str], ctx: Context, workers: int, progress: Progress | None) -> list[CheckResult]:
-    """The results of ``names``, in that order; independent ones on ``workers`` threads."""
-    done: dict[str, CheckResult] = {}
-
-    def finished(result: CheckResult) -> None:
-        done[result.name] = result
-        if progress:
-            progress(len(done), len(names), result)
-
-    at_the_end = [n for n in names if CHECKS[n].destructive]
-    if workers > 1:
-        schema = [n for n in names if CHECKS[n].family == "schema" and n not in at_the_end]
-        independent = [n for n in names if n not in schema and n not in at_the_end]
-        with ThreadPoolExecutor(workers, thread_name_prefix="conform") as pool:
-            lanes = [pool.submit(lambda: [run_check(CHECKS[n], ctx) for n in schema])]
-            lanes += [pool.submit(lambda n=n: [run_check(CHECKS[n], ctx)]) for n in independent]
-            for lane in as_completed(lanes):
-                for result in lane.result():
-                    finished(result)
-    for name in names:
-        if name not in done:
-            finished(run_check(CHECKS[name], ctx))
-    return [done[name] for name in names]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -80,8 +80,12 @@ def curve_of(public_b64: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=256)
 def ecdh_key(private_b64: str, public_b64: str, curve: str = "secp256k1") -> bytes:
-    """The raw X coordinate of ECDH on ``curve``: private = big-endian scalar, public = X||Y."""
+    """The raw X coordinate of ECDH on ``curve``: private = big-endian scalar, public = X||Y.
+
+    Remembered: a caller encrypts every header of every request to the same key pair.
+    """
     scalar = int.from_bytes(base64.b64decode(private_b64), "big")
     private = ec.derive_private_key(scalar, CURVES[curve])
     public = ec.EllipticCurvePublicKey.from_encoded_point(CURVES[curve], b"\x04" + base64.b64decode(public_b64))

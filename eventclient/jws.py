@@ -9,6 +9,7 @@ grow with the number of keys beyond the signature checks. No IO.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -123,13 +124,23 @@ def public_pem_of(pem: str | bytes) -> str:
 
 def load_rsa_private_key(pem: str | bytes) -> rsa.RSAPrivateKey:
     """Parse an unencrypted PEM RSA private key."""
-    try:
-        key = serialization.load_pem_private_key(pem.encode() if isinstance(pem, str) else pem, password=None)
-    except (ValueError, TypeError) as exc:
-        raise InvalidKeyEncoding("not an unencrypted PEM private key") from exc
+    key = _parse_private_pem(pem.encode() if isinstance(pem, str) else pem)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise KeyTooWeak("not an RSA private key")
     return key
+
+
+@functools.lru_cache(maxsize=32)
+def _parse_private_pem(pem: bytes) -> Any:
+    """The key in ``pem``, parsed once.
+
+    Checking an RSA private key costs some 40 ms, and a client signs every request with the same
+    few keys (key objects are immutable, safe to share).
+    """
+    try:
+        return serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise InvalidKeyEncoding("not an unencrypted PEM private key") from exc
 
 
 def _b64url_uint(value: int, size: int | None = None) -> str:

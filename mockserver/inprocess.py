@@ -7,6 +7,7 @@ with MockServer() as srv:
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -62,7 +63,9 @@ class MockServer:
             return self
         context = self.tls.server_context() if self.tls else None
         self._server = threaded_server(self.app, self._host, self._port, tls=context)  # no access lines: the journal
-        self._thread = threading.Thread(target=self._server.serve_forever, name="eventdouble-mock", daemon=True)
+        # polling for shutdown every 0.05 s (not 0.5): stop() returns at once, a script ends at once
+        serve = functools.partial(self._server.serve_forever, poll_interval=0.05)
+        self._thread = threading.Thread(target=serve, name="eventdouble-mock", daemon=True)
         self._thread.start()
         return self
 

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from conformance import ConformanceError, KosmosTarget, Target, TenDukeTarget, run
+from conformance import ConformanceError, KosmosTarget, Report, Target, TenDukeTarget, run
 from conformance.core import CHECKS
 from conformance.credentials import dump_credentials, load_credentials
 from conformance.mock_target import provision
@@ -334,7 +334,7 @@ def test_the_schema_phase_sends_no_case_that_another_route_answers() -> None:
     """Issue 31's false alarm: a too-long eventSourceId holding '/' is a valid object feed path, not a refusal."""
     import schemathesis
 
-    from conformance.schema_phase import sendable
+    from conformance.schema_engine import sendable
     from mockserver.spec import SPEC_DIR
 
     schema = schemathesis.openapi.from_path(SPEC_DIR / "tenduke-events.yaml")
@@ -402,3 +402,31 @@ def test_checks_run_at_once_give_the_verdicts_they_give_one_by_one(variant: str)
         assert [r.name for r in report.results] == selected(["kosmos"], names)  # the same order either way
     assert verdicts[0] == verdicts[1]
     assert "failed" in verdicts[0].values()
+
+
+@pytest.mark.parametrize("broken", [None, "license_cache_stale", "key_ring_cache_stale", "metrics_count_as_text"])
+def test_a_concurrent_run_gives_the_verdicts_of_a_sequential_one(
+    broken: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same checks, seed and examples, one by one and in child processes: the same verdicts, in the same order.
+
+    The variants break rules whose checks make credentials on the fly in a child (a license, a client
+    key, through the mock's admin API) or run in the schema phase's own process.
+    """
+    from conformance import lane
+
+    children: list[object] = []
+    start = lane.start
+    monkeypatch.setattr(lane, "start", lambda *args: children.append(start(*args)) or children[-1])
+    with broken_mock(broken) if broken else MockServer() as server:
+        target = provision(server.url)
+        sequential = run(target, max_examples=3, seed=5)
+        assert not children
+        concurrent = run(target, max_examples=3, seed=5, workers=4)
+    assert len(children) == 2 and all(children)  # the schema phase's process and the other checks' one
+
+    def verdicts(report: Report) -> list[tuple[str, str]]:
+        return [(r.code, r.status) for r in report.results]
+
+    assert verdicts(concurrent) == verdicts(sequential)
+    assert bool(sequential.failed) == bool(broken), sequential.table()
