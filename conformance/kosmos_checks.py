@@ -321,6 +321,39 @@ def missing_header_refused(ctx: Context) -> None:
 
 
 @check(
+    "kosmos.refusal_messages",
+    API,
+    "refusals say the vendor's words: a missing header 'This header should not be empty', one that does not "
+    "decrypt 'This header can't be decrypted', a bad license 'Invalid or Unauthorized License'",
+    family="errors",
+    operations=WRITE,
+    needs=WRITER,
+)
+def refusal_messages(ctx: Context) -> None:
+    caller = Caller(ctx, _writer(ctx))
+    missing = caller.headers()
+    del missing["licensekey"]
+    undecryptable = {**caller.headers(), "requestid": wire.seal(b"x" * 8, bytes(32))}
+    cases = (
+        ("a missing licensekey", missing, 400, "This header should not be empty"),
+        ("a requestid encrypted to another key", undecryptable, 400, "This header can't be decrypted"),
+        (
+            "an unknown license",
+            caller.headers(license_key=f"unknown-{ctx.run_id}"),
+            401,
+            "Invalid or Unauthorized License",
+        ),
+    )
+    for what, headers, status, words in cases:
+        response = caller.put(event_name(ctx, "message"), {"type": "conformance"}, headers=headers)
+        expect_refusal(response, what, status)
+        if words not in str(response.json().get("message")):
+            raise CheckFailed(
+                f"{what}: the message {response.json().get('message')!r} does not say {words!r}", response
+            )
+
+
+@check(
     "kosmos.malformed_headers_refused",
     API,
     "non-base64, truncated, off-curve or oversized headers: a 4xx in the error format, never a 5xx",

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from conformance import (  # noqa: F401 - they register their checks
+    edge_checks,
     http_checks,
     kosmos_checks,
     kosmos_edge_checks,

@@ -28,8 +28,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from conformance.core import CheckFailed, Context
+from conformance.specs import SPECS
 from eventclient import KosmosClient, jws
-from mockserver.spec import SPEC_DIR
 
 RESPONSE_CHECKS = [
     not_a_server_error,
@@ -127,7 +127,7 @@ def _exercise(
 def run_spec(ctx: Context, spec_name: str) -> None:
     """Send generated cases of every operation of ``spec_name``; CheckFailed names each operation and mode failing."""
     sign = SIGNERS[spec_name]
-    schema = schemathesis.openapi.from_path(SPEC_DIR / f"{spec_name}.yaml")
+    schema = schemathesis.openapi.from_path(str(SPECS.joinpath(f"{spec_name}.yaml")))
     max_examples = int(ctx.options.get("max_examples", 10))
     failures: list[tuple[str, str, str]] = []
     for result in schema.get_all_operations():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from conformance import wire
 from conformance.core import CheckFailed, Context, check, expect_refusal, expect_status
@@ -140,6 +141,26 @@ def feed_instructions(ctx: Context) -> None:
         page(ctx, feed, edge["objects"][0]["url"].split("?", 1)[1])
     ):
         raise CheckFailed(f"after={MAX_CURSOR}: instruction cursors {cursors} leave int64, or older does not lead back")
+
+
+@check(
+    "tenduke.feed_uri",
+    API,
+    "a page's uri is the page itself: the feed's path and the query asked for; reading it gives the same events",
+    family="feed",
+    operations=GET,
+    needs=NEEDS,
+)
+def feed_uri(ctx: Context) -> None:
+    feed, (r0, _, r2) = _three(ctx, "uri")
+    path = feed_path(feed)
+    for query in (f"after={r0}&maxEventCount=1", f"before={r2}", ""):
+        body = page(ctx, feed, query)
+        uri = urlsplit(str(body.get("uri", "")))
+        if uri.path != path or parse_qs(uri.query) != parse_qs(query):
+            raise CheckFailed(f"GET {path}?{query}: uri {body.get('uri')!r} is not this page ({path}?{query})")
+        if _received(page(ctx, feed, uri.query)) != _received(body):
+            raise CheckFailed(f"reading the uri {body.get('uri')!r} again gives other events than the page it names")
 
 
 @check(

@@ -16,15 +16,18 @@ import contextlib
 import hashlib
 import hmac
 import json
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
 import jwt
+import yaml
 from flask import Request, Response, request
 
 from eventclient import jws, kosmos_crypto, strict_json
@@ -47,6 +50,8 @@ from mockserver.vendor import Exchange, Pipeline
 
 __all__ = ["BROKEN", "Broken", "broken_mock"]
 
+SPEC_NAMES = ("kosmos-events", "tenduke-events", "admin")
+
 Patches = Callable[[MockServer], list[Any]]
 
 
@@ -58,6 +63,8 @@ class Broken:
     patches: Patches = lambda server: []
     hook: Callable[[Response], Response] | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    spec_edit: Callable[[dict[str, Any]], None] | None = None
+    """Edits the specs the mock reads (by name), as a developer editing ``openapi/`` would."""
 
 
 def _patch(target: Any, name: str, value: Any) -> Patches:
@@ -143,6 +150,15 @@ def _json_hook(path_prefix: str, change: Callable[[Any], Any]) -> Callable[[Resp
     def hook(response: Response) -> Response:
         if response.status_code == 200 and CURRENT.get().path.startswith(path_prefix) and response.get_data():
             response.set_data(json.dumps(change(json.loads(response.get_data()))))
+        return response
+
+    return hook
+
+
+def _refusal_message_hook(path_prefix: str, status: int, message: str) -> Callable[[Response], Response]:
+    def hook(response: Response) -> Response:
+        if response.status_code == status and CURRENT.get().path.startswith(path_prefix):
+            response.set_data(json.dumps({**json.loads(response.get_data()), "message": message}))
         return response
 
     return hook
@@ -779,6 +795,27 @@ BROKEN: dict[str, Broken] = {
         "10Duke: a token without the feed's claim gets 401", _patch(tenduke_routes.FeedForbidden, "status", 401)
     ),
     "bad_query_is_200": Broken("10Duke: bad query parameters are ignored (200)", hook=_status_hook("/get/", 400, 200)),
+    "feed_uri_without_query": Broken(
+        "10Duke: a page's uri is the feed's path without the query asked for (request.path, not full_path)",
+        hook=_json_hook("/get/", lambda body: {**body, "uri": body["uri"].split("?")[0]} if "uri" in body else body),
+    ),
+    "license_message_generic": Broken(
+        "1Kosmos: a bad license is refused 401 with a message of the server's own ('Unauthorized')",
+        hook=_refusal_message_hook("/events/tenant/", 401, "Unauthorized"),
+    ),
+    # spec edits: a bound written one off in openapi/
+    "tenant_ids_one_longer": Broken(
+        "1Kosmos: tenant ids of 201 characters taken (the spec's maxLength written 201)",
+        spec_edit=lambda specs: specs["kosmos-events"]["components"]["parameters"]["TenantId"]["schema"].update(
+            maxLength=201
+        ),
+    ),
+    "source_ids_one_shorter": Broken(
+        "10Duke: a 500-character event source id refused in a feed's path (the spec's maxLength written 499)",
+        spec_edit=lambda specs: specs["tenduke-events"]["paths"]["/get/{eventSourceId}"]["get"]["parameters"][0][
+            "schema"
+        ].update(maxLength=499),
+    ),
 }
 
 
@@ -788,7 +825,32 @@ def broken_mock(name: str, **kwargs: Any) -> Iterator[MockServer]:
     if name not in BROKEN:
         raise ValueError(f"unknown broken variant {name!r}; known: {', '.join(sorted(BROKEN))}")
     variant = BROKEN[name]
-    server = MockServer(config={**kwargs.pop("config", {}), **variant.config}, **kwargs)
+    with contextlib.ExitStack() as stack:
+        if variant.spec_edit:
+            stack.enter_context(_edited_specs(variant.spec_edit))
+        server = MockServer(config={**kwargs.pop("config", {}), **variant.config}, **kwargs)
+        with _serving(server, variant):
+            yield server
+
+
+@contextlib.contextmanager
+def _edited_specs(edit: Callable[[dict[str, Any]], None]) -> Iterator[None]:
+    """The mock reads edited copies of its specs (the kit keeps its own, conformance.specs)."""
+    documents = {name: yaml.safe_load((spec_module.SPEC_DIR / f"{name}.yaml").read_text()) for name in SPEC_NAMES}
+    edit(documents)
+    with tempfile.TemporaryDirectory() as folder:
+        for name, document in documents.items():
+            (Path(folder) / f"{name}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+        spec_module.load_spec.cache_clear()
+        try:
+            with mock.patch.object(spec_module, "SPEC_DIR", Path(folder)):
+                yield
+        finally:
+            spec_module.load_spec.cache_clear()
+
+
+@contextlib.contextmanager
+def _serving(server: MockServer, variant: Broken) -> Iterator[None]:
     hook = variant.hook or (lambda response: response)
 
     def respond(pipeline: Pipeline, exchange: Exchange, *args: Any) -> Response:
@@ -811,4 +873,4 @@ def broken_mock(name: str, **kwargs: Any) -> Iterator[MockServer]:
         for patch in variant.patches(server):
             stack.enter_context(patch)
         with server:
-            yield server
+            yield

@@ -133,6 +133,10 @@ CATCHES: dict[str, tuple[str, ...]] = {
     "accept_expired_tokens": ("tenduke.token_times",),
     "wrong_feed_401": ("tenduke.token_refusals", "tenduke.feed_claim_exact"),
     "bad_query_is_200": ("tenduke.bad_query_refused",),
+    "tenant_ids_one_longer": ("kosmos.input_bounds",),
+    "source_ids_one_shorter": ("tenduke.input_bounds",),
+    "feed_uri_without_query": ("tenduke.feed_uri",),
+    "license_message_generic": ("kosmos.refusal_messages",),
 }
 
 
