@@ -16,7 +16,7 @@ from conformance import wire
 from conformance.core import CheckFailed, Context, check, expect_refusal, expect_status
 from conformance.kosmos_checks import accepted, nothing_stored, stored_once
 from conformance.kosmos_probe import Caller, event_name, kosmos, service_curve, stored
-from conformance.tenduke_checks import events, feed_name, feed_path, put, read_all, sign, tenduke, token
+from conformance.tenduke_checks import events, feed_name, feed_path, feed_token, put, read_all, sign, tenduke, token
 
 WRITER = ("kosmos.licenses.community|tenant|service|system",)
 LIMIT = 1024 * 1024
@@ -151,6 +151,56 @@ def tenduke_chunked_over_limit(ctx: Context) -> None:
     expect_refusal(response, "a chunked JWS over 1 MiB", 413)
     if read_all(ctx, feed, page_size=100):
         raise CheckFailed("a chunked body over the limit was stored")
+
+
+@check(
+    "kosmos.header_control_characters",
+    "kosmos",
+    "a control character (0x01, DEL) in a header value: 400 in the error format; the same header printable: taken",
+    family="headers",
+    operations=("getHealthz",),
+)
+def kosmos_header_control_characters(ctx: Context) -> None:
+    kosmos(ctx)
+    _control_characters(ctx, "/events/healthz")
+
+
+@check(
+    "tenduke.header_control_characters",
+    "tenduke",
+    "a control character (0x01, DEL) in a header value: 400 in the error format; the same header printable: taken",
+    family="errors",
+    operations=("getSourceFeed",),
+    needs=("tenduke.client_key",),
+)
+def tenduke_header_control_characters(ctx: Context) -> None:
+    feed = feed_name(ctx, "control")
+    _control_characters(ctx, feed_path(feed), {"Authorization": f"Bearer {feed_token(ctx, feed)}"})
+
+
+def _control_characters(ctx: Context, path: str, headers: dict[str, str] | None = None) -> None:
+    for value in ("probe\x01value", "probe\x7fvalue"):
+        response = ctx.http.get(ctx.url(path), headers={**(headers or {}), "x-conformance": value})
+        expect_refusal(response, f"a header value holding {value[5:-5]!r}", 400)
+    response = ctx.http.get(ctx.url(path), headers={**(headers or {}), "x-conformance": "probe value"})
+    expect_status(response, "the same header, printable", (200,))
+
+
+@check(
+    "tenduke.header_fields_too_large",
+    "tenduke",
+    "headers each under the field limit but over 32 KiB together: 431 in the error format; one field over 8 KiB: 431",
+    family="errors",
+    operations=("getSourceFeed",),
+    needs=("tenduke.client_key",),
+)
+def tenduke_header_fields_too_large(ctx: Context) -> None:
+    feed = feed_name(ctx, "headers")
+    path, auth = feed_path(feed), {"Authorization": f"Bearer {feed_token(ctx, feed)}"}
+    many = {**auth, **{f"x-conformance-{i}": "v" * 7000 for i in range(6)}}
+    expect_refusal(ctx.http.get(ctx.url(path), headers=many), "headers of 42 KB together", 431)
+    expect_refusal(ctx.http.get(ctx.url(path), headers={**auth, "x-conformance": "v" * 9000}), "a 9 KB field", 431)
+    expect_status(ctx.http.get(ctx.url(path), headers={**auth, "x-conformance": "v" * 4000}), "a 4 KB field", (200,))
 
 
 @check(

@@ -137,6 +137,8 @@ CATCHES: dict[str, tuple[str, ...]] = {
     "source_ids_one_shorter": ("tenduke.input_bounds",),
     "feed_uri_without_query": ("tenduke.feed_uri",),
     "license_message_generic": ("kosmos.refusal_messages",),
+    "header_control_characters_passed": ("kosmos.header_control_characters", "tenduke.header_control_characters"),
+    "tenduke_headers_unbounded": ("tenduke.header_fields_too_large",),
 }
 
 

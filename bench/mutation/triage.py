@@ -1,6 +1,6 @@
 """Turn a cosmic-ray session into bench/mutation/report.md: the kill rate and every survivor with its reason.
 
-    python bench/mutation/triage.py [SESSION]   (default bench/mutation/.work/session.sqlite)
+    python bench/mutation/triage.py [SESSION [REPORT]]   (default bench/mutation/.work/session.sqlite, report.md)
 
 A survivor is explained in one of three ways:
 
@@ -78,6 +78,7 @@ def _cell(text: str) -> str:
 def main() -> int:
     """Write the report and print the kill rate."""
     session = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / ".work" / "session.sqlite"
+    out = Path(sys.argv[2]) if len(sys.argv) > 2 else HERE / "report.md"
     dump = subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "dump", str(session)], check=True,
                           capture_output=True, text=True).stdout  # fmt: skip
     outcomes: Counter[str] = Counter()
@@ -133,8 +134,8 @@ def main() -> int:
             for category, key, op, changed, reason in sorted(survivors)
         ],
     ]
-    (HERE / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"kill rate {rate:.1%}: {dict(outcomes)}; wrote {HERE / 'report.md'}")
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"kill rate {rate:.1%}: {dict(outcomes)}; wrote {out}")
     return 0
 
 
