@@ -12,11 +12,13 @@ did not report (it could not start, or died) is run by the caller instead.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import pickle
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from conformance.core import CHECKS, CheckResult, Context
 __all__ = ["Lane", "start"]
 
 _LENGTH = struct.Struct(">I")
+LOG = logging.getLogger("conformance")
 
 
 @dataclass
@@ -37,10 +40,13 @@ class Lane:
 
     names: list[str]
     process: subprocess.Popen[bytes]
+    errors: IO[bytes]
+    """What the child wrote on stderr (a file: a pipe nobody reads could fill and stop it)."""
 
     def results(self) -> Iterator[CheckResult]:
         """Each check's result as the child reports it; ends when the child does."""
         assert self.process.stdout is not None
+        reported = 0
         with self.process.stdout as stream:
             while header := stream.read(_LENGTH.size):
                 frame = stream.read(_LENGTH.unpack(header)[0]) if len(header) == _LENGTH.size else b""
@@ -49,13 +55,22 @@ class Lane:
                 except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
                     break
                 if isinstance(result, CheckResult) and result.name in self.names:
+                    reported += 1
                     yield result
-        self.process.wait()
+        if self.process.wait() != 0 or reported < len(self.names):
+            self.errors.seek(0)
+            last = (self.errors.read().decode("utf-8", "replace").strip().splitlines() or ["no message"])[-1]
+            LOG.warning("%d check(s) run in this process instead: their child process stopped (%s)",
+                        len(self.names) - reported, last)  # fmt: skip
+        self.errors.close()
 
     def stop(self) -> None:
         """Stop the child without its results."""
         self.process.kill()
         self.process.wait()
+        if self.process.stdout:
+            self.process.stdout.close()
+        self.errors.close()
 
 
 def start(names: list[str], ctx: Context, workers: int) -> Lane | None:
@@ -71,21 +86,25 @@ def start(names: list[str], ctx: Context, workers: int) -> Lane | None:
         payload = pickle.dumps(job)
     except (pickle.PicklingError, AttributeError, TypeError):
         return None
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 - the lane closes it when the child is done
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "conformance.lane"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            [sys.executable, "-m", "conformance.lane"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors
         )
-    except OSError:
+    except OSError as exc:
+        errors.close()
+        LOG.warning("no child process for %d check(s) (%s): they run in this process", len(names), exc)
         return None
+    lane = Lane(names, process, errors)
     assert process.stdin is not None
     try:
         with process.stdin:
             process.stdin.write(payload)
-    except OSError:  # the child died at once: the caller runs its checks
-        process.kill()
-        process.wait()
+    except OSError as exc:  # the child died at once: the caller runs its checks
+        lane.stop()
+        LOG.warning("the child process for %d check(s) stopped at once (%s): they run in this process", len(names), exc)
         return None
-    return Lane(names, process)
+    return lane
 
 
 def _run(job: dict[str, Any], out: IO[bytes]) -> None:

@@ -436,3 +436,17 @@ def test_a_concurrent_run_gives_the_verdicts_of_a_sequential_one(
 
     assert verdicts(concurrent) == verdicts(sequential)
     assert bool(sequential.failed) == bool(broken), sequential.table()
+
+
+def test_when_no_child_process_can_run_the_checks_run_here(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    names = ["kosmos.public_key", "kosmos.schema_conformance", "tenduke.round_trip"]
+    with MockServer() as server:
+        target = provision(server.url)
+        monkeypatch.setattr("sys.executable", "/bin/false")
+        report = run(target, names=names, max_examples=2, workers=4)
+    assert [(r.name, r.status) for r in report.results] == [
+        (n, "passed") for n in sorted(names, key=lambda n: CHECKS[n].code)
+    ]
+    assert "they run in this process" in caplog.text
