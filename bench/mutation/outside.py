@@ -123,12 +123,44 @@ def _edits(node: dict[str, Any]) -> Iterator[tuple[str, Any]]:
         yield "security removed", lambda n: n.update(security=[])
 
 
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if (key == "$ref" and isinstance(value, str)) or (key == "x-jws-payload-schema" and isinstance(value, str)):
+                yield value
+            elif key not in ("responses", "example", "examples"):
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def request_side(document: dict[str, Any]) -> set[str]:
+    """The ``#/components/...`` names a request can reach (responses' schemas are not read by the mock)."""
+    seen: set[str] = set()
+    pending = list(_refs(document["paths"]))
+    while pending:
+        ref = pending.pop()
+        if ref in seen:
+            continue
+        seen.add(ref)
+        pending.extend(_refs(_at(document, tuple(ref.removeprefix("#/").split("/")))))
+    return seen
+
+
+def _read_by_requests(path: tuple[str, ...], reachable: set[str]) -> bool:
+    if path[:1] != ("components",) or len(path) < 3:
+        return True
+    return "#/" + "/".join(path[:3]) in reachable
+
+
 def spec_mutants() -> Iterator[Mutant]:
     """Every rule-made edit of the two API specs' request side."""
     for name in API_SPECS:
         original = yaml.safe_load((SPECS / f"{name}.yaml").read_text(encoding="utf-8"))
+        reachable = request_side(original)
         for path, node in _walk(original):
-            if not isinstance(node, dict):
+            if not isinstance(node, dict) or not _read_by_requests(path, reachable):
                 continue
             for what, edit in _edits(node):
                 document = copy.deepcopy(original)
