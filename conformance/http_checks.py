@@ -11,12 +11,24 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from conformance import wire
 from conformance.core import CheckFailed, Context, check, expect_refusal, expect_status
 from conformance.kosmos_checks import accepted, nothing_stored, stored_once
 from conformance.kosmos_probe import Caller, event_name, kosmos, service_curve, stored
-from conformance.tenduke_checks import events, feed_name, feed_path, feed_token, put, read_all, sign, tenduke, token
+from conformance.tenduke_checks import (
+    events,
+    feed_name,
+    feed_path,
+    feed_token,
+    private_key,
+    put,
+    read_all,
+    sign,
+    tenduke,
+    token,
+)
 
 WRITER = ("kosmos.licenses.community|tenant|service|system",)
 LIMIT = 1024 * 1024
@@ -151,6 +163,82 @@ def tenduke_chunked_over_limit(ctx: Context) -> None:
     expect_refusal(response, "a chunked JWS over 1 MiB", 413)
     if read_all(ctx, feed, page_size=100):
         raise CheckFailed("a chunked body over the limit was stored")
+
+
+@check(
+    "kosmos.body_limit_exact",
+    "kosmos",
+    "a PUT body of exactly 1 MiB is taken (stored); one byte more: 413, nothing stored",
+    family="errors",
+    operations=("createEvent",),
+    needs=WRITER,
+)
+def kosmos_body_limit_exact(ctx: Context) -> None:
+    caller = Caller(ctx, kosmos(ctx).writer() or "")
+    path = "/events/tenant/{}/community/{}/event/{}"
+    for size, taken in ((LIMIT, True), (LIMIT + 1, False)):
+        name = event_name(ctx, f"body_{size}")
+        body = _json_of_size(lambda pad: {"data": caller.seal({"type": "conformance", "pad": "x" * pad})}, size)
+        url = ctx.url(path.format(kosmos(ctx).tenant, kosmos(ctx).community, name))
+        response = ctx.http.put(url, content=body, headers={**caller.headers(), "Content-Type": "application/json"})
+        if taken:
+            accepted(response, f"a body of exactly {size} bytes")
+            stored_once(ctx, name, f"a body of exactly {size} bytes")
+        else:
+            expect_refusal(response, f"a body of {size} bytes", 413)
+            nothing_stored(ctx, name, f"a body of {size} bytes")
+
+
+def _json_of_size(document: Any, size: int) -> bytes:
+    """``document(pad)`` as JSON padded with trailing whitespace to exactly ``size`` bytes (``pad`` found here)."""
+    pad = size * 3 // 4 - 200
+    while len(body := json.dumps(document(pad)).encode()) > size:
+        pad -= max(1, (len(body) - size) * 3 // 4)
+    return body + b" " * (size - len(body))
+
+
+@check(
+    "tenduke.body_limit_exact",
+    "tenduke",
+    "a /put body (a compact JWS) of exactly 1 MiB is taken (stored); one byte more: 413, nothing stored",
+    family="errors",
+    operations=("putEvents",),
+    needs=("tenduke.client_key",),
+)
+def tenduke_body_limit_exact(ctx: Context) -> None:
+    key = private_key(tenduke(ctx).private_key_pem)
+    for size, taken in ((LIMIT, True), (LIMIT + 1, False)):
+        feed = feed_name(ctx, f"body_{size}")
+        body = _jws_of_size(feed, size, key)
+        if taken:
+            expect_status(put(ctx, body), f"a JWS of exactly {size} bytes", (200,))
+            if len(read_all(ctx, feed)) != 1:
+                raise CheckFailed(f"a JWS of exactly {size} bytes was answered 200 but not stored once")
+        else:
+            expect_refusal(put(ctx, body), f"a JWS of {size} bytes", 413)
+            if read_all(ctx, feed):
+                raise CheckFailed(f"a JWS of {size} bytes was refused but stored")
+
+
+def _jws_of_size(feed: str, size: int, key: Any) -> bytes:
+    """A JWS of one event in ``feed``, exactly ``size`` bytes long.
+
+    The payload is padded; a header member makes a length base64url can spell (a segment is never
+    one more than a multiple of 4 characters long).
+    """
+    signature = len(wire.rsa_compact_jws({"alg": "RS256"}, b"{}", key).rsplit(".", 1)[1])
+    for extra in ("", "a", "aa", "aaa"):
+        header = json.dumps({"alg": "RS256", **({"x": extra} if extra else {})}, separators=(",", ":")).encode()
+        payload_chars = size - len(wire.b64url(header)) - signature - 2
+        if payload_chars % 4 == 1:
+            continue
+        payload_bytes = payload_chars * 3 // 4
+        event = {"eventSourceId": feed, "eventType": "conformance_limit", "pad": ""}
+        event["pad"] = "x" * (payload_bytes - len(json.dumps(event).encode()))
+        body = wire.rsa_compact_jws_raw(header, json.dumps(event).encode(), key).encode()
+        if len(body) == size:
+            return body
+    raise AssertionError(f"no JWS of {size} bytes")  # unreachable: one of four header lengths fits
 
 
 @check(

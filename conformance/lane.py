@@ -118,8 +118,11 @@ def _run(job: dict[str, Any], out: IO[bytes]) -> None:
     def send(position: int, total: int, result: CheckResult) -> None:
         frame = pickle.dumps(result)
         with lock:
-            out.write(_LENGTH.pack(len(frame)) + frame)
-            out.flush()
+            try:
+                out.write(_LENGTH.pack(len(frame)) + frame)
+                out.flush()
+            except BrokenPipeError:  # the parent is gone: nobody wants the other results
+                os._exit(1)
 
     with httpx.Client(timeout=job["timeout"]) as http:
         ctx = Context(job["target"], http, run_id=job["run_id"], options=job["options"])
