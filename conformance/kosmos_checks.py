@@ -323,7 +323,8 @@ def missing_header_refused(ctx: Context) -> None:
 @check(
     "kosmos.refusal_messages",
     API,
-    "refusals say the vendor's words: a missing header 'This header should not be empty', one that does not "
+    "refusals say the vendor's words: a missing header 'This header should not be empty' (also on the key "
+    "administration), one that does not "
     "decrypt 'This header can't be decrypted', a bad license 'Invalid or Unauthorized License'",
     family="errors",
     operations=WRITE,
@@ -334,23 +335,27 @@ def refusal_messages(ctx: Context) -> None:
     missing = caller.headers()
     del missing["licensekey"]
     undecryptable = {**caller.headers(), "requestid": wire.seal(b"x" * 8, bytes(32))}
+    unknown = caller.headers(license_key=f"unknown-{ctx.run_id}")
     cases = (
         ("a missing licensekey", missing, 400, "This header should not be empty"),
         ("a requestid encrypted to another key", undecryptable, 400, "This header can't be decrypted"),
-        (
-            "an unknown license",
-            caller.headers(license_key=f"unknown-{ctx.run_id}"),
-            401,
-            "Invalid or Unauthorized License",
-        ),
+        ("an unknown license", unknown, 401, "Invalid or Unauthorized License"),
     )
     for what, headers, status, words in cases:
         response = caller.put(event_name(ctx, "message"), {"type": "conformance"}, headers=headers)
-        expect_refusal(response, what, status)
-        if words not in str(response.json().get("message")):
-            raise CheckFailed(
-                f"{what}: the message {response.json().get('message')!r} does not say {words!r}", response
-            )
+        _says(response, what, status, words)
+    for method, path in (("GET", "/events/servicekeys"), ("DELETE", f"/events/servicekey/none-{ctx.run_id}")):
+        without = caller.headers()
+        del without["licensekey"]
+        response = ctx.http.request(method, ctx.url(path), headers=without)
+        _says(response, f"{method} {path} without licensekey", 400, "This header should not be empty")
+
+
+def _says(response: httpx.Response, what: str, status: int, words: str) -> None:
+    expect_refusal(response, what, status)
+    message = response.json().get("message")
+    if words not in str(message):
+        raise CheckFailed(f"{what}: the message {message!r} does not say {words!r}", response)
 
 
 @check(

@@ -26,7 +26,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -227,7 +226,7 @@ def _reason(key: str, triage: dict[str, str]) -> str:
     return triage[max(matches, key=len)] if matches else ""
 
 
-def report(outcomes: list[tuple[Mutant, str, str]], seconds: float) -> str:
+def report(outcomes: list[tuple[Mutant, str, str]]) -> str:
     """bench/mutation/outside-report.md."""
     triage = tomllib.loads((HERE / "outside-triage.toml").read_text(encoding="utf-8"))
     killed = [o for o in outcomes if o[1] == "killed"]
@@ -239,7 +238,7 @@ def report(outcomes: list[tuple[Mutant, str, str]], seconds: float) -> str:
         "# Mutants of the specs and the settings, judged by the conformance kit",
         "",
         "Made by `.venv/bin/python bench/mutation/outside.py` (the mutants are made by rule; see its docstring).",
-        f"{len(outcomes)} mutants in {seconds / 60:.0f} min.",
+        f"{len(outcomes)} mutants (each outcome kept in outside-results.json).",
         "",
         f"**Kill rate of behaviour-changing mutants: {100 * len(killed) / max(changing, 1):.1f}%** "
         f"({len(killed)} killed of {changing}; {len(excused)} survivors that change nothing a rule covers "
@@ -263,12 +262,36 @@ def report(outcomes: list[tuple[Mutant, str, str]], seconds: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+RESULTS = HERE / "outside-results.json"
+"""Each mutant's last outcome by key (``[outcome, killed by]``): a run with ``--only`` updates it."""
+
+
+def _load_results() -> dict[str, list[str]]:
+    return json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+
+
+def _from_log(log: Path) -> dict[str, list[str]]:
+    """Outcomes from the lines a run printed (``[i/n] outcome description  killed by``)."""
+    by_description = {m.description: m.key for m in all_mutants()}
+    found = {}
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        head, _, rest = line.partition("] ")
+        if not head.startswith("[") or not rest.startswith(("killed", "survived")):
+            continue
+        outcome, _, rest = rest.partition(" ")
+        description, _, by = rest.strip().partition("  ")
+        if description in by_description:
+            found[by_description[description]] = [outcome, by.strip()]
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the mutants (or list them); write the report."""
+    """Run the mutants (or list them); keep each outcome in outside-results.json; write the report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--only", action="append", help="run only mutants whose key starts with this (repeatable)")
     parser.add_argument("--seed", type=int, default=31, help="the schema phase's seed (default: %(default)s)")
+    parser.add_argument("--from-log", type=Path, help="take the outcomes a run printed, then write the report")
     parser.add_argument("--out", default=str(HERE / "outside-report.md"), help="the report (default: %(default)s)")
     args = parser.parse_args(argv)
     mutants = [m for m in all_mutants() if not args.only or any(m.key.startswith(o) for o in args.only)]
@@ -277,20 +300,24 @@ def main(argv: list[str] | None = None) -> int:
             print(mutant.key)
         print(f"{len(mutants)} mutants")
         return 0
-    started = time.monotonic()
-    outcomes = []
-    with tempfile.TemporaryDirectory() as work:
-        baseline = judge(Mutant("unmutated", "the unmodified specs and settings"), Path(work), args.seed)
-        if baseline[0] != "survived":
-            print(f"the kit fails the unmutated mock: {baseline[1]}", file=sys.stderr)
-            return 2
-        for index, mutant in enumerate(mutants, 1):
-            outcome, by = judge(mutant, Path(work), args.seed)
-            outcomes.append((mutant, outcome, by))
-            print(f"[{index}/{len(mutants)}] {outcome:8} {mutant.description}  {by}", flush=True)
-    if not args.only:
-        Path(args.out).write_text(report(outcomes, time.monotonic() - started), encoding="utf-8")
-        print(f"wrote {args.out}")
+    results = _load_results()
+    if args.from_log:
+        results.update(_from_log(args.from_log))
+    else:
+        with tempfile.TemporaryDirectory() as work:
+            baseline = judge(Mutant("unmutated", "the unmodified specs and settings"), Path(work), args.seed)
+            if baseline[0] != "survived":
+                print(f"the kit fails the unmutated mock: {baseline[1]}", file=sys.stderr)
+                return 2
+            for index, mutant in enumerate(mutants, 1):
+                outcome, by = judge(mutant, Path(work), args.seed)
+                results[mutant.key] = [outcome, by]
+                RESULTS.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+                print(f"[{index}/{len(mutants)}] {outcome:8} {mutant.description}  {by}", flush=True)
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    outcomes = [(m, *results[m.key]) for m in all_mutants() if m.key in results]
+    Path(args.out).write_text(report(outcomes), encoding="utf-8")  # type: ignore[arg-type]
+    print(f"wrote {args.out} ({len(outcomes)} of {len(all_mutants())} mutants have an outcome)")
     return 0
 
 
