@@ -68,7 +68,7 @@ def bounds(schema: dict[str, Any]) -> Iterator[tuple[str, Any, bool]]:
         if high is not None:
             yield f"maxLength {high}", "a" * high, True
             yield f"maxLength {high}", "a" * (high + 1), False
-    elif schema.get("type") == "integer":
+    elif schema.get("type") in ("integer", "number"):
         for keyword, step in (("minimum", -1), ("maximum", 1)):
             if keyword in schema:
                 yield f"{keyword} {schema[keyword]}", schema[keyword], True
@@ -87,6 +87,10 @@ class Operation:
     """Inputs whose values mean more than their length: not probed here."""
     body_schema: str | None = None
     """A body schema other than the request body's (the 10Duke JWS payload's)."""
+    nested: tuple[tuple[str, str], ...] = ()
+    """Body fields whose object form has a schema of its own (``data`` -> EventData): probed as ``data.<field>``."""
+    extra: Callable[[], tuple[Probe, ...]] = tuple
+    """Probes of rules no bound keyword states (a pattern's near misses), made when sent (they may hold the time)."""
 
 
 def _operation(document: dict[str, Any], operation_id: str) -> tuple[str, str, dict[str, Any]]:
@@ -112,13 +116,32 @@ def probes(op: Operation) -> Iterator[Probe]:
             yield Probe(where, name, rule, value, valid)
         if parameter.get("required") and where != "path":
             yield Probe(where, name, "required", MISSING, False)
-    body = _body_schema(document, operation, op.body_schema)
-    for name in body.get("required", []):  # a field left out has no meaning to get wrong
-        yield Probe("body", name, "required", MISSING, False)
-    for name, field_schema in body.get("properties", {}).items():
-        if name not in op.meaningful:
-            for rule, value, valid in bounds(resolve(document, field_schema)):
-                yield Probe("body", name, rule, value, valid)
+    yield from _object_probes(document, _body_schema(document, operation, op.body_schema), "", op.meaningful)
+    for name, ref in op.nested:
+        yield from _object_probes(document, resolve(document, {"$ref": ref}), f"{name}.", op.meaningful)
+    yield from op.extra()
+
+
+def _object_probes(
+    document: dict[str, Any], schema: dict[str, Any], prefix: str, meaningful: frozenset[str]
+) -> Iterator[Probe]:
+    """Probes of an object's required fields, its fields' bounds and its closed set of fields.
+
+    One level of nested objects is probed too (``query.event_name``).
+    """
+    for name in schema.get("required", []):  # a field left out has no meaning to get wrong
+        yield Probe("body", prefix + name, "required", MISSING, False)
+    if schema.get("additionalProperties") is False:
+        yield Probe("body", prefix + "not_in_the_spec", "additionalProperties false", 1, False)
+    for name, field_schema in schema.get("properties", {}).items():
+        if name in meaningful:
+            continue
+        field_schema = resolve(document, field_schema)
+        if field_schema.get("type") == "object" and not prefix:
+            yield from _object_probes(document, field_schema, f"{name}.", meaningful)
+            continue
+        for rule, value, valid in bounds(field_schema):
+            yield Probe("body", prefix + name, rule, value, valid)
 
 
 def _body_schema(document: dict[str, Any], operation: dict[str, Any], override: str | None) -> dict[str, Any]:
@@ -131,8 +154,17 @@ def _body_schema(document: dict[str, Any], operation: dict[str, Any], override: 
 
 
 def _apply(defaults: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    merged = {**defaults, **changes}
-    return {k: v for k, v in merged.items() if v is not MISSING}
+    """``defaults`` with ``changes`` made (``a.b`` names a field of the object ``a``; MISSING leaves a field out)."""
+    merged = dict(defaults)
+    for name, value in changes.items():
+        outer, _, inner = name.partition(".")
+        if inner:
+            merged[outer] = _apply(merged.get(outer) or {}, {inner: value})
+        elif value is MISSING:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    return merged
 
 
 def judge(ctx: Context, op: Operation) -> None:
@@ -172,7 +204,8 @@ def _kosmos_signed(
         )
         headers = _apply(caller.headers(service=service), change.get("header", {}))
         content = _apply(body(), change.get("body", {})) if body else None
-        if template.startswith("/events/tenant/") and "data" in content:  # type: ignore[operator]
+        plain = any(name.startswith("data.") for name in change.get("body", {}))  # the Swagger form, as sent
+        if template.startswith("/events/tenant/") and "data" in content and not plain:  # type: ignore[operator]
             content["data"] = caller.seal(content["data"])  # type: ignore[index]
         return ctx.http.request(method, ctx.url(path), headers=headers, json=content)
 
@@ -182,6 +215,19 @@ def _kosmos_signed(
 def _window() -> dict[str, Any]:
     now = time.time()
     return {"from": query_time(now - 3600), "to": query_time(now + 1)}
+
+
+def _query_time_forms() -> tuple[Probe, ...]:
+    """``from`` exactly as documented (``YYYY-MM-DD HH:MM:SS.SSS``, milliseconds optional) and near misses of it."""
+    hour_ago = query_time(time.time() - 3600)
+    iso = hour_ago.replace(" ", "T") + "Z"
+    rule = "pattern YYYY-MM-DD HH:MM:SS(.SSS)"
+    return (
+        Probe("body", "from", rule, hour_ago, True),
+        Probe("body", "from", rule, hour_ago[:-4], True),
+        Probe("body", "from", rule, iso, False),
+        Probe("body", "from", rule, hour_ago + "0", False),
+    )
 
 
 def _plain(path: str) -> Callable[[Context, dict[str, dict[str, Any]]], httpx.Response]:
@@ -215,12 +261,16 @@ REPORTS_PATH = "/reports/tenant/{tenantId}/community/{communityId}"
 KEYS = frozenset({"publicKey", "privateKey", "dataStr"})
 KOSMOS_OPERATIONS = (
     Operation(
-        "kosmos-events", "createEvent", _kosmos_signed("PUT", EVENT_PATH, "events", lambda: {"data": {"type": "edge"}})
+        "kosmos-events",
+        "createEvent",
+        _kosmos_signed("PUT", EVENT_PATH, "events", lambda: {"data": {"type": "edge"}}),
+        nested=(("data", "#/components/schemas/EventData"),),
     ),
     Operation(
         "kosmos-events",
         "queryEvents",
         _kosmos_signed("POST", REPORTS_PATH + "/events", "reports", lambda: {"pSize": 1, **_window()}),
+        extra=_query_time_forms,
     ),
     Operation(
         "kosmos-events",
@@ -228,6 +278,7 @@ KOSMOS_OPERATIONS = (
         _kosmos_signed(
             "POST", REPORTS_PATH + "/metrics", "reports", lambda: {"metricsName": "M_C_LOGINS", **_window()}
         ),
+        extra=_query_time_forms,
     ),
     Operation(
         "kosmos-events", "resetServiceKey", _kosmos_signed("DELETE", "/events/servicekey/{keyId}", "events", None)
