@@ -131,6 +131,10 @@ def _object_probes(
     """
     for name in schema.get("required", []):  # a field left out has no meaning to get wrong
         yield Probe("body", prefix + name, "required", MISSING, False)
+    alternatives = [set(option.get("required", ())) for option in schema.get("anyOf", ())]
+    if alternatives and all(alternatives):  # one of these sets of fields is required: send none of them
+        fields = sorted(set().union(*alternatives))
+        yield Probe("body", "|".join(prefix + f for f in fields), "anyOf required", MISSING, False)
     if schema.get("additionalProperties") is False:
         yield Probe("body", prefix + "not_in_the_spec", "additionalProperties false", 1, False)
     for name, field_schema in schema.get("properties", {}).items():
@@ -157,6 +161,9 @@ def _apply(defaults: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """``defaults`` with ``changes`` made (``a.b`` names a field of the object ``a``; MISSING leaves a field out)."""
     merged = dict(defaults)
     for name, value in changes.items():
+        if "|" in name:  # several fields at once (all left out)
+            merged = _apply(merged, dict.fromkeys(name.split("|"), value))
+            continue
         outer, _, inner = name.partition(".")
         if inner:
             merged[outer] = _apply(merged.get(outer) or {}, {inner: value})
