@@ -336,14 +336,28 @@ def _put(ctx: Context, change: dict[str, dict[str, Any]]) -> httpx.Response:
     if target is None:
         raise SkipCheck("no 10Duke credentials given")
     event = _apply({"eventSourceId": f"{target.feed}-{ctx.run_id}-edge", "eventType": "edge"}, change.get("body", {}))
-    if "eventObjectType" in change.get("body", {}) or "eventObjectId" in change.get("body", {}):
+    probed = change.get("body", {})
+    if any(isinstance(probed.get(name), str) for name in ("eventObjectType", "eventObjectId")):
         event = {"eventObjectType": "edge", "eventObjectId": "edge", **event}  # the pair comes together
     body = jws.sign_jws(event, target.private_key_pem)
     return ctx.http.post(ctx.url("/put"), content=body, headers={"Content-Type": "application/jose"})
 
 
+def _nulls_read_as_absent() -> tuple[Probe, ...]:
+    """An optional envelope field sent as JSON null is taken, as unset (the spec's ``x-null-means-absent``)."""
+    _, _, operation = _operation(spec("tenduke-events"), "putEvents")
+    fields = operation.get("x-null-means-absent", ())
+    return tuple(Probe("body", name, "null means absent", None, True) for name in fields)
+
+
 TENDUKE_OPERATIONS = (
-    Operation("tenduke-events", "putEvents", _put, body_schema="#/components/schemas/EventEnvelope"),
+    Operation(
+        "tenduke-events",
+        "putEvents",
+        _put,
+        body_schema="#/components/schemas/EventEnvelope",
+        extra=_nulls_read_as_absent,
+    ),
     Operation("tenduke-events", "getSourceFeed", _feed("/get/{eventSourceId}")),
     Operation("tenduke-events", "getObjectFeed", _feed("/get/{eventObjectType}/{eventObjectId}")),
 )
