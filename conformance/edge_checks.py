@@ -53,6 +53,10 @@ def _shown(value: Any) -> str:
 
 def bounds(schema: dict[str, Any]) -> Iterator[tuple[str, Any, bool]]:
     """``(rule, value, valid)`` for each documented bound of one value's schema."""
+    if schema.get("format") == "uuid":
+        yield "format uuid", "0f58aa7a-c10a-4835-a4d5-431a21d34a59", True
+        yield "format uuid", "not-a-uuid", False
+        return
     if "pattern" in schema or ("format" in schema and schema.get("type") == "string"):
         return  # a value of the right length must also match: left to meaningful checks
     if "enum" in schema:
