@@ -259,9 +259,10 @@ def token_times(ctx: Context) -> None:
 @check(
     "tenduke.token_refusals",
     API,
-    "no token, not Bearer, alg none, HS256, an unknown key or a tampered token: 401; a wrong feed: 403",
+    "no token (on both kinds of feed), not Bearer, alg none, HS256, an unknown key or a tampered token: 401; "
+    "a wrong feed: 403",
     family="tokens",
-    operations=GET,
+    operations=(*GET, "getObjectFeed"),
     needs=NEEDS,
 )
 def token_refusals(ctx: Context) -> None:
@@ -278,6 +279,7 @@ def token_refusals(ctx: Context) -> None:
     }
     for what, bearer in cases.items():
         expect_refusal(get(ctx, path, bearer), what, 401)
+    expect_refusal(get(ctx, f"/get/conformance-user/{feed}", None), "no Authorization header on an object feed", 401)
     expect_refusal(ctx.http.get(ctx.url(path), headers={"Authorization": f"Basic {good}"}), "Basic, not Bearer", 401)
     expect_refusal(
         get(ctx, path, token(ctx, {"other-feed": True, "exp": claims["exp"]})), "a token for another feed", 403

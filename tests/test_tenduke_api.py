@@ -563,3 +563,19 @@ def test_the_feed_reads_into_the_java_models_types(client: FlaskClient, tenduke:
         "eventKeyId": "key-1", "version": "1.20.0", "eventObjectType": "user", "eventObjectId": "u-1", "extra": {"a": 1}
     }  # fmt: skip
     assert None not in stored.values()  # the model writes no nulls (NON_NULL)
+
+
+def test_a_feed_without_a_token_is_401_even_if_the_spec_did_not_ask_for_one() -> None:
+    """The handler reads the bearer token itself: a spec without `security` cannot make a missing one a 500."""
+    import httpx
+
+    from mockserver import MockServer
+    from tests.broken_servers import _edited_specs
+
+    def without_security(specs: dict[str, Any]) -> None:
+        specs["tenduke-events"]["paths"]["/get/{eventObjectType}/{eventObjectId}"]["get"]["security"] = []
+
+    with _edited_specs(without_security), MockServer() as server:
+        for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer"}):
+            response = httpx.get(f"{server.url}/get/user/u1", headers=headers)
+            assert response.status_code == 401, (headers, response.text)

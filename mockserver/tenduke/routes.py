@@ -60,7 +60,10 @@ def put_events(x: Exchange) -> Response:
 
 def _authorize(x: Exchange, feed: FeedKey) -> None:
     backend = x.backend
-    token = x.request.headers["Authorization"].split(None, 1)[1].strip()
+    scheme, _, token = x.request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():  # the spec's security says so first; this holds without it
+        raise RequestValidationError("Authorization: a Bearer token is required", 401)
+    token = token.strip()
     try:
         claims, key_id = jws.verify_bearer(token, backend.tenduke.key_ring(), now=backend.clock())
     except CryptoError as exc:
