@@ -77,6 +77,7 @@ def bounds(schema: dict[str, Any]) -> Iterator[tuple[str, Any, bool]]:
             if keyword in schema:
                 yield f"{keyword} {schema[keyword]}", schema[keyword], True
                 yield f"{keyword} {schema[keyword]}", schema[keyword] + step, False
+                yield f"{keyword} {schema[keyword]}", schema[keyword] + step * 2**64, False  # past any machine int
 
 
 @dataclass(frozen=True)

@@ -292,6 +292,38 @@ def tenduke_header_fields_too_large(ctx: Context) -> None:
 
 
 @check(
+    "kosmos.too_many_header_fields",
+    "kosmos",
+    "more than 100 header fields: 431 in the error format; 50 small ones: taken",
+    family="headers",
+    operations=("getHealthz",),
+)
+def kosmos_too_many_header_fields(ctx: Context) -> None:
+    kosmos(ctx)
+    _header_count(ctx, "/events/healthz")
+
+
+@check(
+    "tenduke.too_many_header_fields",
+    "tenduke",
+    "more than 100 header fields: 431 in the error format; 50 small ones: taken",
+    family="errors",
+    operations=("getSourceFeed",),
+    needs=("tenduke.client_key",),
+)
+def tenduke_too_many_header_fields(ctx: Context) -> None:
+    feed = feed_name(ctx, "header_count")
+    _header_count(ctx, feed_path(feed), {"Authorization": f"Bearer {feed_token(ctx, feed)}"})
+
+
+def _header_count(ctx: Context, path: str, headers: dict[str, str] | None = None) -> None:
+    many = {**(headers or {}), **{f"x-conformance-{i}": "v" for i in range(120)}}
+    expect_refusal(ctx.http.get(ctx.url(path), headers=many), "120 header fields", 431)
+    some = {**(headers or {}), **{f"x-conformance-{i}": "v" for i in range(50)}}
+    expect_status(ctx.http.get(ctx.url(path), headers=some), "50 header fields", (200,))
+
+
+@check(
     "kosmos.header_fields_too_large",
     "kosmos",
     "headers each under the field limit but over 32 KiB together: 431 in the error format; one field over 8 KiB: 431",

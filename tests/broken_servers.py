@@ -35,6 +35,7 @@ from eventclient import jws, kosmos_crypto, strict_json
 from eventclient.exceptions import CryptoError, InvalidKeyEncoding, SignatureInvalid
 from mockserver import MockServer
 from mockserver import app as app_module
+from mockserver import error_format as error_format_module
 from mockserver import limits as limits_module
 from mockserver import spec as spec_module
 from mockserver.errors import RequestValidationError, UnsupportedMediaType
@@ -816,6 +817,10 @@ BROKEN: dict[str, Broken] = {
     "body_limit_off_by_one": Broken(
         "HTTP: a body of exactly the limit refused (the size compared with >= instead of >)",
         config={"MAX_CONTENT_LENGTH": 1024 * 1024 - 1},
+    ),
+    "header_count_refusal_html": Broken(
+        "HTTP: more than 100 header fields answered by the server's own HTML page, not the API's format",
+        patches=_patch(error_format_module, "error_json", lambda path, status, message: f"<h1>{message}</h1>".encode()),
     ),
     # spec edits: a bound written one off in openapi/
     "tenant_ids_one_longer": Broken(

@@ -140,6 +140,7 @@ CATCHES: dict[str, tuple[str, ...]] = {
     "header_control_characters_passed": ("kosmos.header_control_characters", "tenduke.header_control_characters"),
     "tenduke_headers_unbounded": ("tenduke.header_fields_too_large",),
     "body_limit_off_by_one": ("kosmos.body_limit_exact", "tenduke.body_limit_exact"),
+    "header_count_refusal_html": ("kosmos.too_many_header_fields", "tenduke.too_many_header_fields"),
 }
 
 
