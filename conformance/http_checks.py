@@ -124,8 +124,8 @@ def tenduke_media_type_parameters(ctx: Context) -> None:
 @check(
     "kosmos.chunked_over_limit",
     "kosmos",
-    "a chunked body (no Content-Length) over 1 MiB: 413 in the error format, nothing stored; a small chunked one "
-    "is accepted",
+    "a chunked body (no Content-Length) over 1 MiB: 413 in the error format, nothing stored; a small one and one "
+    "of exactly 1 MiB are accepted",
     family="errors",
     operations=("createEvent",),
     needs=WRITER,
@@ -143,6 +143,13 @@ def kosmos_chunked_over_limit(ctx: Context) -> None:
     response = ctx.http.put(path, content=iter([small[:10], small[10:]]), headers=fresh)
     accepted(response, "a small chunked body")
     stored_once(ctx, name, "a small chunked body")
+    exact_name = event_name(ctx, "chunked_exact")
+    exact = _json_of_size(lambda pad: {"data": caller.seal({"type": "conformance", "pad": "x" * pad})}, LIMIT)
+    exact_path = ctx.url(f"/events/tenant/{target.tenant}/community/{target.community}/event/{exact_name}")
+    fresh = {**caller.headers(), "Content-Type": "application/json"}
+    response = ctx.http.put(exact_path, content=iter([exact[:65536], exact[65536:]]), headers=fresh)
+    accepted(response, "a chunked body of exactly 1 MiB")
+    stored_once(ctx, exact_name, "a chunked body of exactly 1 MiB")
 
 
 @check(
