@@ -9,9 +9,12 @@ expired. Each refused probe has its accepted twin.
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from conformance import wire
 from conformance.core import CheckFailed, Context, check, expect_refusal, expect_status
@@ -246,6 +249,58 @@ def _jws_of_size(feed: str, size: int, key: Any) -> bytes:
         if len(body) == size:
             return body
     raise AssertionError(f"no JWS of {size} bytes")  # unreachable: one of four header lengths fits
+
+
+@check(
+    "kosmos.head_has_no_body",
+    "kosmos",
+    "HEAD of a GET resource (publickeys, healthz): 200 with the GET's headers and no body",
+    family="errors",
+    operations=("getPublicKeys", "getHealthz"),
+)
+def kosmos_head_has_no_body(ctx: Context) -> None:
+    kosmos(ctx)
+    for path in ("/events/publickeys", "/events/healthz"):
+        _head(ctx, path)
+
+
+@check(
+    "tenduke.head_has_no_body",
+    "tenduke",
+    "HEAD of a feed: 200 with the GET's headers and no body",
+    family="feed",
+    operations=("getSourceFeed",),
+    needs=("tenduke.client_key",),
+)
+def tenduke_head_has_no_body(ctx: Context) -> None:
+    feed = feed_name(ctx, "head")
+    _head(ctx, feed_path(feed), {"Authorization": f"Bearer {feed_token(ctx, feed)}"})
+
+
+def _head(ctx: Context, path: str, headers: dict[str, str] | None = None) -> None:
+    """HEAD ``path`` on a socket of its own (a client library drops what follows a HEAD answer's head)."""
+    url = urlsplit(ctx.url(path))
+    port = url.port or (443 if url.scheme == "https" else 80)
+    lines = [f"HEAD {url.path} HTTP/1.1", f"Host: {url.netloc}", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    with socket.create_connection((url.hostname or "", port), timeout=ctx.http.timeout.read or 30) as raw:
+        conn = (
+            ssl.create_default_context().wrap_socket(raw, server_hostname=url.hostname)
+            if url.scheme == "https"
+            else raw
+        )
+        conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    status = head.split(b" ", 2)[1:2]
+    if status != [b"200"]:
+        raise CheckFailed(f"HEAD {path}: got {head[:60]!r}, expected 200")
+    if rest:
+        raise CheckFailed(
+            f"HEAD {path}: the answer has a body after its head ({len(rest)} bytes; RFC 9110 9.3.2: none)"
+        )
 
 
 @check(

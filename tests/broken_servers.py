@@ -167,6 +167,12 @@ def _refusal_message_hook(path_prefix: str, status: int, message: str) -> Callab
     return hook
 
 
+def _send_head_with_body(response: Response, environ: Any, start_response: Any) -> Any:
+    """The pipeline's send, writing the body whatever the method (a fast path that forgot HEAD)."""
+    start_response(response.status, response.headers.to_wsgi_list())
+    return [response.get_data()]
+
+
 def _put_returns_body(response: Response) -> Response:
     if response.status_code == 200 and CURRENT.get().path == "/put":
         response.set_data(b'{"status":"stored"}')
@@ -821,6 +827,10 @@ BROKEN: dict[str, Broken] = {
     "header_count_refusal_html": Broken(
         "HTTP: more than 100 header fields answered by the server's own HTML page, not the API's format",
         patches=_patch(error_format_module, "error_json", lambda path, status, message: f"<h1>{message}</h1>".encode()),
+    ),
+    "head_with_body": Broken(
+        "HTTP: a HEAD answer carries the GET's body (the fast send path taken for HEAD too)",
+        patches=_patch(app_module, "send", _send_head_with_body),
     ),
     # spec edits: a bound written one off in openapi/
     "tenant_ids_one_longer": Broken(

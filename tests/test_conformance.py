@@ -141,6 +141,7 @@ CATCHES: dict[str, tuple[str, ...]] = {
     "tenduke_headers_unbounded": ("tenduke.header_fields_too_large",),
     "body_limit_off_by_one": ("kosmos.body_limit_exact", "tenduke.body_limit_exact"),
     "header_count_refusal_html": ("kosmos.too_many_header_fields", "tenduke.too_many_header_fields"),
+    "head_with_body": ("kosmos.head_has_no_body", "tenduke.head_has_no_body"),
 }
 
 
