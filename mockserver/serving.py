@@ -89,7 +89,8 @@ class JsonErrorRequestHandler(WSGIRequestHandler):
         words = (self.requestline or "").split()
         path = words[1].split("?", 1)[0] if len(words) >= 2 else None
         reason = self.responses.get(code, ("Error",))[0]
-        self.log_error("code %d, message %s", code, message)
+        if self.access_log:  # a line per request answered, as for the app's answers; none in a notebook or a kit run
+            self.log_error("code %d, message %s", code, message)
         self.close_connection = True
         text = ": ".join(part for part in (message, explain) if part)
         self.wfile.write(raw_refusal(path, code, reason, text or reason))
