@@ -273,8 +273,7 @@ def kosmos_head_has_no_body(ctx: Context) -> None:
     needs=("tenduke.client_key",),
 )
 def tenduke_head_has_no_body(ctx: Context) -> None:
-    feed = feed_name(ctx, "head")
-    _head(ctx, feed_path(feed), {"Authorization": f"Bearer {feed_token(ctx, feed)}"})
+    _head(ctx, *_readable_feed(ctx, "head"))
 
 
 def _head(ctx: Context, path: str, headers: dict[str, str] | None = None) -> None:
@@ -324,8 +323,7 @@ def kosmos_header_control_characters(ctx: Context) -> None:
     needs=("tenduke.client_key",),
 )
 def tenduke_header_control_characters(ctx: Context) -> None:
-    feed = feed_name(ctx, "control")
-    _control_characters(ctx, feed_path(feed), {"Authorization": f"Bearer {feed_token(ctx, feed)}"})
+    _control_characters(ctx, *_readable_feed(ctx, "control"))
 
 
 def _control_characters(ctx: Context, path: str, headers: dict[str, str] | None = None) -> None:
@@ -345,12 +343,23 @@ def _control_characters(ctx: Context, path: str, headers: dict[str, str] | None 
     needs=("tenduke.client_key",),
 )
 def tenduke_header_fields_too_large(ctx: Context) -> None:
-    feed = feed_name(ctx, "headers")
-    path, auth = feed_path(feed), {"Authorization": f"Bearer {feed_token(ctx, feed)}"}
-    many = {**auth, **{f"x-conformance-{i}": "v" * 7000 for i in range(6)}}
+    _header_sizes(ctx, *_readable_feed(ctx, "headers"))
+
+
+def _readable_feed(ctx: Context, what: str) -> tuple[str, dict[str, str]]:
+    """The path of a fresh feed and the headers that may read it."""
+    feed = feed_name(ctx, what)
+    return feed_path(feed), {"Authorization": f"Bearer {feed_token(ctx, feed)}"}
+
+
+def _header_sizes(ctx: Context, path: str, headers: dict[str, str] | None = None) -> None:
+    """Headers over 32 KiB together, or one field over 8 KiB: 431; a 4 KiB field: taken."""
+    many = {**(headers or {}), **{f"x-conformance-{i}": "v" * 7000 for i in range(6)}}  # each under 8 KiB
     expect_refusal(ctx.http.get(ctx.url(path), headers=many), "headers of 42 KB together", 431)
-    expect_refusal(ctx.http.get(ctx.url(path), headers={**auth, "x-conformance": "v" * 9000}), "a 9 KB field", 431)
-    expect_status(ctx.http.get(ctx.url(path), headers={**auth, "x-conformance": "v" * 4000}), "a 4 KB field", (200,))
+    one = {**(headers or {}), "x-conformance": "v" * 9000}
+    expect_refusal(ctx.http.get(ctx.url(path), headers=one), "one header field of 9 KB", 431)
+    small = {**(headers or {}), "x-conformance": "v" * 4000}
+    expect_status(ctx.http.get(ctx.url(path), headers=small), "a 4 KB field", (200,))
 
 
 @check(
@@ -374,8 +383,7 @@ def kosmos_too_many_header_fields(ctx: Context) -> None:
     needs=("tenduke.client_key",),
 )
 def tenduke_too_many_header_fields(ctx: Context) -> None:
-    feed = feed_name(ctx, "header_count")
-    _header_count(ctx, feed_path(feed), {"Authorization": f"Bearer {feed_token(ctx, feed)}"})
+    _header_count(ctx, *_readable_feed(ctx, "header_count"))
 
 
 def _header_count(ctx: Context, path: str, headers: dict[str, str] | None = None) -> None:
@@ -394,12 +402,7 @@ def _header_count(ctx: Context, path: str, headers: dict[str, str] | None = None
 )
 def kosmos_header_fields_too_large(ctx: Context) -> None:
     kosmos(ctx)
-    many = {f"x-conformance-{i}": "v" * 7000 for i in range(6)}  # 42 KB together, each field under 8 KiB
-    expect_refusal(ctx.http.get(ctx.url("/events/healthz"), headers=many), "headers of 42 KB together", 431)
-    one = {"x-conformance": "v" * 9000}
-    expect_refusal(ctx.http.get(ctx.url("/events/healthz"), headers=one), "one header field of 9 KB", 431)
-    small = {"x-conformance": "v" * 4000}
-    expect_status(ctx.http.get(ctx.url("/events/healthz"), headers=small), "a 4 KB field", (200,))
+    _header_sizes(ctx, "/events/healthz")
 
 
 @check(
